@@ -1,0 +1,67 @@
+"""The environment every Airflow process of the project runs with, derived from :mod:`telco_dw.config`.
+
+Airflow reads its configuration from ``AIRFLOW__SECTION__KEY`` variables and its connections from
+``AIRFLOW_CONN_<ID>`` variables, so provisioning is this one mapping: no clicking in the UI, no
+``airflow.cfg`` to edit. ``telco-dw airflow ...`` and ``make up`` run Airflow with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import urlsplit
+
+from telco_dw.config import Config, local_secrets
+from telco_dw.warehouse.connection import sqlalchemy_url, warehouse_url
+
+WAREHOUSE_CONN_ID = "telco_warehouse"
+API_PORT_DEFAULT = 8080
+
+
+def _connection_json(libpq_url: str) -> str:
+    parts = urlsplit(libpq_url)
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": parts.hostname,
+            "port": parts.port or 5432,
+            "login": parts.username or "",
+            "password": parts.password or "",
+            "schema": parts.path.lstrip("/"),
+        }
+    )
+
+
+def environment(cfg: Config) -> dict[str, str]:
+    """Variables to add to ``os.environ`` for any Airflow command or process of this project."""
+    metadata = cfg.airflow_database_url or sqlalchemy_url(warehouse_url(cfg, "airflow"))
+    api_port = os.environ.get("AIRFLOW_API_PORT", str(API_PORT_DEFAULT))
+    env = {
+        "AIRFLOW_HOME": str(cfg.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(cfg.dags_folder),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(cfg.plugins_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": os.environ.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
+        "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(cfg.airflow_home / "passwords.json"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": api_port,
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(cfg.airflow_home / "logs"),
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "true",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": _connection_json(warehouse_url(cfg)),
+        "TELCO_DW_HOME": str(cfg.home),
+        "LANDING_URL": str(cfg.landing),
+    }
+    for key, value in local_secrets(cfg).items():
+        env.setdefault(key, os.environ.get(key) or value)  # a deployment's own secret wins
+    return env

@@ -1,0 +1,27 @@
+"""Every Airflow Asset of the project, declared once.
+
+Ingest DAGs emit one Asset per raw table they land; the transform DAG is scheduled on all of them
+and emits one Asset per mart it publishes. Names are schema-qualified table names, so they do not
+depend on the warehouse's host or port.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from telco_dw import sources
+
+RAW: dict[str, list[Asset]] = {
+    source: [Asset(name=t.qualified, uri=f"telco-dw://warehouse/{t.schema}/{t.name}", group="raw")
+             for t in sources.tables(source)]
+    for source in sources.SOURCES
+}
+"""Raw-table Assets per source, e.g. ``RAW["crm"]``."""
+
+ALL_RAW: list[Asset] = [asset for source in sources.SOURCES for asset in RAW[source]]
+
+MARTS: list[Asset] = [
+    Asset(name=f"marts.{name}", uri=f"telco-dw://warehouse/marts/{name}", group="marts")
+    for name in ("dim_customers",)
+]
+"""Mart Assets emitted by the transform DAG once the marts pass their quality gate."""

@@ -1,0 +1,349 @@
+"""The ``telco-dw`` command: manage the embedded warehouse, generate data, run the pipeline.
+
+Errors a user can fix print as one line (``error: ...``) with exit code 2; ``--debug`` shows the
+stack trace as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from telco_dw import config, sources
+from telco_dw.errors import UserError
+
+console = Console(highlight=False)
+
+DEMO_START = date(2026, 10, 1)
+
+
+@contextmanager
+def _step(title: str) -> Iterator[None]:
+    """Show a spinner while a step runs, then its elapsed time."""
+    started = time.monotonic()
+    with console.status(f"{title} ..."):
+        yield
+    console.print(f"[green]✓[/] {title} [dim]({time.monotonic() - started:.1f}s)[/]")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show stack traces and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """telco-dw: a customer-satisfaction data warehouse for telecom operators.
+
+    Settings come from environment variables (see `telco-dw config`); with none set, everything runs
+    on an embedded PostgreSQL under .local/ in the checkout.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+@cli.command("config")
+def show_config() -> None:
+    """Print every setting, its environment variable, default and current value."""
+    cfg = config.load()
+    table = Table("variable", "current value", "default", "meaning")
+    resolved = {
+        "TELCO_DW_HOME": cfg.home,
+        "WAREHOUSE_URL": cfg.warehouse_url or "(embedded)",
+        "WAREHOUSE_PORT": cfg.warehouse_port or "(chosen once, kept)",
+        "AIRFLOW_HOME": cfg.airflow_home,
+        "AIRFLOW_DATABASE_URL": cfg.airflow_database_url or "(database airflow on the warehouse server)",
+        "LANDING_URL": cfg.landing,
+        "DBT_TARGET_PATH": cfg.dbt_target,
+        "TELCO_DW_DOCS": cfg.docs,
+        "TELCO_DW_SECRETS_FILE": cfg.secrets_file,
+    }
+    for setting in config.SETTINGS:
+        table.add_row(setting.env, str(resolved.get(setting.env, "")), setting.default or "(unset)", setting.help)
+    console.print(table)
+
+
+# --- warehouse ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def warehouse() -> None:
+    """Manage the embedded PostgreSQL warehouse (when WAREHOUSE_URL is unset)."""
+
+
+def _embedded_only(cfg: config.Config, action: str) -> None:
+    if not cfg.embedded:
+        raise UserError(f"WAREHOUSE_URL is set, so there is no embedded warehouse to {action}; manage that server yourself")
+
+
+@warehouse.command("start")
+def warehouse_start() -> None:
+    """Start the embedded warehouse (initialising it on first use)."""
+    from telco_dw.warehouse import embedded
+
+    cfg = config.load()
+    _embedded_only(cfg, "start")
+    console.print(embedded.start(cfg).describe())
+
+
+@warehouse.command("stop")
+def warehouse_stop() -> None:
+    """Stop the embedded warehouse."""
+    from telco_dw.warehouse import embedded
+
+    cfg = config.load()
+    _embedded_only(cfg, "stop")
+    console.print(embedded.stop(cfg).describe())
+
+
+@warehouse.command("status")
+def warehouse_status() -> None:
+    """Say whether the warehouse is reachable; exit 1 when it is not."""
+    from telco_dw.warehouse import embedded
+    from telco_dw.warehouse.connection import connect, describe, warehouse_url
+
+    cfg = config.load()
+    if cfg.embedded:
+        state = embedded.status(cfg)
+        console.print(f"embedded warehouse: {state.describe()}")
+        if not state.running:
+            sys.exit(1)
+        return
+    with connect(cfg) as conn:
+        version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
+    console.print(f"warehouse {describe(warehouse_url(cfg))}: reachable, PostgreSQL {version}")
+
+
+@warehouse.command("url")
+@click.option("--database", default=None, help="Database name (default: the warehouse database).")
+@click.option("--driver", default=None, help="SQLAlchemy driver suffix, e.g. psycopg2 → postgresql+psycopg2://")
+def warehouse_url_cmd(database: str | None, driver: str | None) -> None:
+    """Print the warehouse URL for psql, SQLAlchemy, dbt or BI tools."""
+    from telco_dw.warehouse.connection import sqlalchemy_url, warehouse_url
+
+    target = warehouse_url(config.load(), database)
+    click.echo(sqlalchemy_url(target, driver) if driver else target)
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--customers", default=200, show_default=True, help="Number of customers.")
+@click.option("--days", default=7, show_default=True, help="Number of days of activity.")
+@click.option("--start", "start", default=DEMO_START.isoformat(), show_default=True, help="First day (YYYY-MM-DD).")
+@click.option("--seed", default=42, show_default=True, help="Random seed: same arguments, same files.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: LANDING_URL).")
+def simulate(customers: int, days: int, start: str, seed: int, out: Path | None) -> None:
+    """Generate a synthetic telco world: CRM, billing, network and survey extracts."""
+    from telco_dw.simulate.world import generate
+
+    target = out or config.load().landing
+    with _step(f"generating {customers} customers x {days} days into {target}"):
+        summary = generate(target, customers=customers, days=days, start=_date(start, "--start"), seed=seed)
+    console.print(f"{summary.files} files, {sum(summary.rows.values())} rows")
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+@cli.command()
+@click.argument("source", type=click.Choice(sources.SOURCES))
+@click.option("--before", default=None, help="Land partitions before this day only (YYYY-MM-DD).")
+def ingest(source: str, before: str | None) -> None:
+    """Land one source's files from the landing folder (outside Airflow)."""
+    from telco_dw.load.landing import land_source
+    from telco_dw.warehouse.connection import connect
+
+    cfg = config.load()
+    with connect(cfg, autocommit=True) as conn:
+        results = land_source(conn, cfg.landing, source, before=_date(before, "--before") if before else None)
+    for r in results:
+        console.print(f"{r.status:8} {r.rows_landed:>9} rows  {r.source_file} -> {r.table}")
+
+
+# --- Airflow ------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def airflow(args: tuple[str, ...]) -> None:
+    """Run any `airflow` command with the project's environment (e.g. `telco-dw airflow dags list`)."""
+    from telco_dw import orchestrate
+
+    sys.exit(orchestrate.airflow(config.load(), list(args), check=False))
+
+
+@cli.command()
+def setup() -> None:
+    """Start the warehouse, create the raw and audit schemas, and migrate Airflow's metadata."""
+    _setup(config.load())
+
+
+def _setup(cfg: config.Config) -> None:
+    from telco_dw import orchestrate
+    from telco_dw.load import ddl
+    from telco_dw.warehouse import embedded
+    from telco_dw.warehouse.connection import connect, describe, warehouse_url
+
+    if cfg.embedded:
+        with _step("starting the embedded warehouse"):
+            state = embedded.start(cfg)
+        console.print(f"  {state.describe()}")
+    with _step(f"preparing schemas in {describe(warehouse_url(cfg))}"):
+        with connect(cfg, autocommit=True) as conn:
+            ddl.ensure_all(conn)
+    with _step("migrating Airflow's metadata database"):
+        orchestrate.migrate(cfg)
+
+
+@cli.command()
+@click.option("--date", "run_date", default=None, help="End of the data interval (YYYY-MM-DD); files of earlier days land.")
+def run(run_date: str | None) -> None:
+    """Run the pipeline once through Airflow: the four ingest DAGs, then transform."""
+    cfg = config.load()
+    end = _date(run_date, "--date") if run_date else datetime.now(UTC).date()
+    _run_pipeline(cfg, end)
+    _print_summary(cfg)
+
+
+def _run_pipeline(cfg: config.Config, end: date) -> None:
+    from telco_dw import orchestrate
+
+    logical = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
+    for dag_id in orchestrate.PIPELINE_DAGS:
+        with console.status(f"airflow dags test {dag_id} {logical:%Y-%m-%d} ..."):
+            result = orchestrate.run_dag(cfg, dag_id, logical)
+        if not result.ok:
+            console.print(f"[red]✗[/] {dag_id} failed ({result.seconds:.1f}s); log: {result.log_file}")
+            console.print(orchestrate.failure_excerpt(result), markup=False)
+            raise UserError(f"DAG {dag_id} failed: see the lines above and {result.log_file}")
+        console.print(f"[green]✓[/] DAG {dag_id} succeeded [dim]({result.seconds:.1f}s, log {result.log_file})[/]")
+
+
+@cli.command()
+@click.option("--customers", default=200, show_default=True, help="Number of customers to simulate.")
+@click.option("--days", default=7, show_default=True, help="Days of activity to simulate.")
+@click.option("--seed", default=42, show_default=True, help="Random seed.")
+def demo(customers: int, days: int, seed: int) -> None:
+    """Set up, generate a small world, run every DAG for real, and summarise. Safe to repeat."""
+    from telco_dw.simulate.world import generate
+
+    cfg = config.load()
+    _setup(cfg)
+    with _step(f"simulating {customers} customers x {days} days into {cfg.landing}"):
+        generate(cfg.landing, customers=customers, days=days, start=DEMO_START, seed=seed)
+    _run_pipeline(cfg, DEMO_START + timedelta(days=days))
+    _print_summary(cfg)
+
+
+@cli.command()
+def summary() -> None:
+    """Print what the warehouse holds: rows landed per source, rows per mart, quality checks."""
+    _print_summary(config.load())
+
+
+def _print_summary(cfg: config.Config) -> None:
+    from telco_dw import summary as summary_mod
+    from telco_dw.warehouse.connection import connect, describe, warehouse_url
+
+    with connect(cfg) as conn:
+        result = summary_mod.collect(conn)
+    landed = Table("source", "rows landed", "raw tables (rows now)", title="Landed")
+    for source in sources.SOURCES:
+        raw = ", ".join(
+            f"{t.name} {result.raw_rows.get(t.qualified, 0)}" for t in sources.tables(source)
+        )
+        landed.add_row(source, str(result.landed.get(source, 0)), raw)
+    console.print(landed)
+    marts = Table("mart", "rows", title="Marts")
+    for name, rows in result.marts.items():
+        marts.add_row(name, str(rows))
+    console.print(marts)
+    status = "[green]all passed[/]" if result.checks_failed == 0 else f"[red]{result.checks_failed} failed[/]"
+    console.print(
+        f"Quality checks (run {result.checks_run_id or '-'}): {result.checks_passed} passed, "
+        f"{result.checks_failed} failed — {status}"
+    )
+    console.print(
+        "\nWhere next:\n"
+        f"  warehouse     psql \"$(telco-dw warehouse url)\"   ({describe(warehouse_url(cfg))})\n"
+        "  Airflow UI    make up, then http://127.0.0.1:8080 (user admin, password in "
+        f"{cfg.airflow_home / 'passwords.json.generated'})\n"
+        f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"
+        "  quality       select * from audit.dq_results order by validated_at desc\n"
+        "  docs          README.md, docs/architecture.md"
+    )
+
+
+@cli.command()
+def up() -> None:
+    """Start Airflow (api-server, scheduler, dag-processor, triggerer) in the background."""
+    from telco_dw import orchestrate
+
+    cfg = config.load()
+    _setup(cfg)
+    pids = orchestrate.up(cfg)
+    for component, pid in pids.items():
+        console.print(f"{component:14} pid {pid}  log {cfg.airflow_home / 'logs' / (component + '.out')}")
+    console.print(
+        f"Airflow UI: http://127.0.0.1:{orchestrate.airflow_env.environment(cfg)['AIRFLOW__API__PORT']} "
+        f"(user admin; password in {cfg.airflow_home / 'passwords.json.generated'}). Stop with `make down`."
+    )
+
+
+@cli.command()
+def down() -> None:
+    """Stop the Airflow components started by `up`, then the embedded warehouse."""
+    from telco_dw import orchestrate
+    from telco_dw.warehouse import embedded
+
+    cfg = config.load()
+    stopped = orchestrate.down(cfg)
+    console.print(f"stopped: {', '.join(stopped) or 'no Airflow components were running'}")
+    if cfg.embedded:
+        console.print(f"warehouse: {embedded.stop(cfg).describe()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: one clear line for errors a user can fix."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="telco-dw", standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as exc:
+        if debug:
+            raise
+        click.echo(
+            f"error: a dependency is missing ({exc.name}): run `make demo` or `uv sync` to install the locked "
+            "dependencies into .venv",
+            err=True,
+        )
+        sys.exit(2)
+

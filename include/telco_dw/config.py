@@ -1,0 +1,150 @@
+"""Every setting of telco-dw, read from the environment in one place.
+
+Each setting has a documented default that makes the embedded, single-machine run work with
+nothing pre-installed. Production deployments override them through environment variables
+(see ``docs/configuration.md``, generated from :data:`SETTINGS`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, what it means, and its default."""
+
+    env: str
+    default: str
+    help: str
+
+
+def _repo_root() -> Path:
+    """The project checkout: the folder holding ``dags/`` and ``dbt_project/``."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "dbt_project").is_dir() and (parent / "dags").is_dir():
+            return parent
+    return Path.cwd()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("TELCO_DW_HOME", "<repo>/.local", "Folder for everything the embedded run creates (data, logs, keys)."),
+    Setting(
+        "WAREHOUSE_URL",
+        "",
+        "PostgreSQL URL of the warehouse (postgresql://user:pass@host:port/db). "
+        "Unset: the embedded PostgreSQL under $TELCO_DW_HOME/pg.",
+    ),
+    Setting("WAREHOUSE_PORT", "", "TCP port of the embedded warehouse; unset: a free port chosen once and kept."),
+    Setting("AIRFLOW_HOME", "$TELCO_DW_HOME/airflow", "Airflow home (config, logs)."),
+    Setting(
+        "AIRFLOW_DATABASE_URL",
+        "",
+        "SQLAlchemy URL of Airflow's metadata database; unset: database `airflow` on the warehouse server.",
+    ),
+    Setting("LANDING_URL", "$TELCO_DW_HOME/landing", "Where source files land (a folder; fsspec URLs later)."),
+    Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
+    Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
+    Setting(
+        "TELCO_DW_SECRETS_FILE",
+        "$TELCO_DW_HOME/secrets.env",
+        "Generated local secrets (Airflow fernet and API keys) for the embedded run; mode 0600.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings. Build it with :func:`load`; never construct paths elsewhere."""
+
+    repo: Path
+    home: Path
+    warehouse_url: str | None
+    warehouse_port: int | None
+    airflow_home: Path
+    airflow_database_url: str | None
+    landing: Path
+    dbt_project: Path
+    dbt_target: Path
+    docs: Path
+    secrets_file: Path
+
+    @property
+    def embedded(self) -> bool:
+        """True when the warehouse is the embedded PostgreSQL managed by this project."""
+        return self.warehouse_url is None
+
+    @property
+    def pg_data(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.repo / "dags"
+
+    @property
+    def plugins_folder(self) -> Path:
+        return self.repo / "plugins"
+
+
+def _path(env: str, default: Path) -> Path:
+    raw = os.environ.get(env)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+@lru_cache(maxsize=1)
+def load() -> Config:
+    """Read the environment once per process and resolve every setting."""
+    repo = _repo_root()
+    home = _path("TELCO_DW_HOME", repo / ".local")
+    port = os.environ.get("WAREHOUSE_PORT")
+    if port is not None and port != "" and not port.isdigit():
+        raise ValueError(f"WAREHOUSE_PORT={port!r} is not a port number: set a number such as 55432, or unset it.")
+    return Config(
+        repo=repo,
+        home=home,
+        warehouse_url=os.environ.get("WAREHOUSE_URL") or None,
+        warehouse_port=int(port) if port else None,
+        airflow_home=_path("AIRFLOW_HOME", home / "airflow"),
+        airflow_database_url=os.environ.get("AIRFLOW_DATABASE_URL") or None,
+        landing=_path("LANDING_URL", home / "landing"),
+        dbt_project=repo / "dbt_project",
+        dbt_target=_path("DBT_TARGET_PATH", home / "dbt" / "target"),
+        docs=_path("TELCO_DW_DOCS", home / "docs"),
+        secrets_file=_path("TELCO_DW_SECRETS_FILE", home / "secrets.env"),
+    )
+
+
+def local_secrets(cfg: Config) -> dict[str, str]:
+    """Secrets of the embedded run, generated once into ``cfg.secrets_file`` (mode 0600).
+
+    Production supplies these through its own secret store; nothing here is ever committed.
+    """
+    from cryptography.fernet import Fernet
+
+    wanted = {
+        "AIRFLOW__CORE__FERNET_KEY": lambda: Fernet.generate_key().decode(),
+        "AIRFLOW__API__SECRET_KEY": lambda: secrets.token_urlsafe(32),
+        "AIRFLOW__API_AUTH__JWT_SECRET": lambda: secrets.token_urlsafe(32),
+    }
+    found: dict[str, str] = {}
+    if cfg.secrets_file.exists():
+        for line in cfg.secrets_file.read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                found[key.strip()] = value.strip()
+    missing = {k: make() for k, make in wanted.items() if k not in found}
+    if missing:
+        found.update(missing)
+        cfg.secrets_file.parent.mkdir(parents=True, exist_ok=True)
+        body = "# generated by telco-dw for the embedded run; never commit\n"
+        body += "".join(f"{k}={v}\n" for k, v in sorted(found.items()))
+        cfg.secrets_file.touch(mode=0o600, exist_ok=True)
+        cfg.secrets_file.chmod(0o600)
+        cfg.secrets_file.write_text(body)
+    return found

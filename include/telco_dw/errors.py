@@ -1,0 +1,9 @@
+"""Errors a user can meet and act on.
+
+Raise :class:`UserError` with a message that says what is wrong, where, and what to do; the CLI
+prints it as one line instead of a stack trace.
+"""
+
+
+class UserError(Exception):
+    """A problem the user can fix (configuration, a taken port, an unreachable source)."""

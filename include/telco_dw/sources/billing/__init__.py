@@ -1,0 +1,1 @@
+"""Billing: accounts, invoices and payments."""

@@ -1,0 +1,1 @@
+"""Network quality: hourly per-cell KPIs and daily per-subscriber experience."""

@@ -1,0 +1,43 @@
+"""Declared shape of a landed (raw) table: the contract between a source and the warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    """A source column and the PostgreSQL type it lands as."""
+
+    name: str
+    type: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A raw table ``raw_<source>.<name>``; ``key`` identifies a source record."""
+
+    source: str
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+
+    @property
+    def schema(self) -> str:
+        return f"raw_{self.source}"
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def table(source: str, name: str, key: str | tuple[str, ...], *columns: tuple[str, str] | tuple[str, str, bool]) -> Table:
+    """Shorthand used by the per-source schema modules: ``table("crm", "customers", "customer_id", ("customer_id", "text", True), ...)``."""
+    keys = (key,) if isinstance(key, str) else key
+    cols = tuple(Column(c[0], c[1], bool(c[2]) if len(c) > 2 else c[0] in keys) for c in columns)  # type: ignore[misc]
+    return Table(source=source, name=name, columns=cols, key=keys)

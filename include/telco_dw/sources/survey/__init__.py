@@ -1,0 +1,1 @@
+"""Satisfaction surveys: relationship NPS, transactional CSAT, CES, free-text comments."""

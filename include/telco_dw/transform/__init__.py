@@ -1,0 +1,1 @@
+"""Running dbt against the warehouse."""

@@ -1,0 +1,1 @@
+"""The warehouse server: embedded PostgreSQL or one given by ``WAREHOUSE_URL``."""

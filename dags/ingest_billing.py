@@ -1,8 +1,9 @@
 """
 ### Ingest billing
 
-Lands billing accounts, invoices and payments into `raw_billing`, one batch per source file (see `telco_dw.load.landing`):
-COPY-streamed, recorded in `audit.load_batches`, skipped when the same file was landed before.
+Lands billing accounts, invoices and payments into `raw_billing`,
+one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
+`audit.load_batches`, skipped when the same file was landed before.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

@@ -1,8 +1,9 @@
 """
 ### Ingest crm
 
-Lands customers, subscriptions and complaint tickets from the CRM into `raw_crm`, one batch per source file (see `telco_dw.load.landing`):
-COPY-streamed, recorded in `audit.load_batches`, skipped when the same file was landed before.
+Lands customers, subscriptions and complaint tickets from the CRM into `raw_crm`,
+one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
+`audit.load_batches`, skipped when the same file was landed before.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

@@ -1,8 +1,9 @@
 """
 ### Ingest network
 
-Lands hourly per-cell KPIs and daily per-subscriber experience into `raw_network`, one batch per source file (see `telco_dw.load.landing`):
-COPY-streamed, recorded in `audit.load_batches`, skipped when the same file was landed before.
+Lands hourly per-cell KPIs and daily per-subscriber experience into `raw_network`,
+one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
+`audit.load_batches`, skipped when the same file was landed before.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

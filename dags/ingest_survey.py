@@ -1,8 +1,9 @@
 """
 ### Ingest survey
 
-Lands NPS, CSAT and CES survey responses into `raw_survey`, one batch per source file (see `telco_dw.load.landing`):
-COPY-streamed, recorded in `audit.load_batches`, skipped when the same file was landed before.
+Lands NPS, CSAT and CES survey responses into `raw_survey`,
+one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
+`audit.load_batches`, skipped when the same file was landed before.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

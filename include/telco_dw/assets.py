@@ -12,8 +12,10 @@ from airflow.sdk import Asset
 from telco_dw import sources
 
 RAW: dict[str, list[Asset]] = {
-    source: [Asset(name=t.qualified, uri=f"telco-dw://warehouse/{t.schema}/{t.name}", group="raw")
-             for t in sources.tables(source)]
+    source: [
+        Asset(name=t.qualified, uri=f"telco-dw://warehouse/{t.schema}/{t.name}", group="raw")
+        for t in sources.tables(source)
+    ]
     for source in sources.SOURCES
 }
 """Raw-table Assets per source, e.g. ``RAW["crm"]``."""
@@ -21,7 +23,6 @@ RAW: dict[str, list[Asset]] = {
 ALL_RAW: list[Asset] = [asset for source in sources.SOURCES for asset in RAW[source]]
 
 MARTS: list[Asset] = [
-    Asset(name=f"marts.{name}", uri=f"telco-dw://warehouse/marts/{name}", group="marts")
-    for name in ("dim_customers",)
+    Asset(name=f"marts.{name}", uri=f"telco-dw://warehouse/marts/{name}", group="marts") for name in ("dim_customers",)
 ]
 """Mart Assets emitted by the transform DAG once the marts pass their quality gate."""

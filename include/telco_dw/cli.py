@@ -85,7 +85,9 @@ def warehouse() -> None:
 
 def _embedded_only(cfg: config.Config, action: str) -> None:
     if not cfg.embedded:
-        raise UserError(f"WAREHOUSE_URL is set, so there is no embedded warehouse to {action}; manage that server yourself")
+        raise UserError(
+            f"WAREHOUSE_URL is set, so there is no embedded warehouse to {action}; manage that server yourself"
+        )
 
 
 @warehouse.command("start")
@@ -214,7 +216,9 @@ def _setup(cfg: config.Config) -> None:
 
 
 @cli.command()
-@click.option("--date", "run_date", default=None, help="End of the data interval (YYYY-MM-DD); files of earlier days land.")
+@click.option(
+    "--date", "run_date", default=None, help="End of the data interval (YYYY-MM-DD); files of earlier days land."
+)
 def run(run_date: str | None) -> None:
     """Run the pipeline once through Airflow: the four ingest DAGs, then transform."""
     cfg = config.load()
@@ -227,14 +231,19 @@ def _run_pipeline(cfg: config.Config, end: date) -> None:
     from telco_dw import orchestrate
 
     logical = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
-    for dag_id in orchestrate.PIPELINE_DAGS:
-        with console.status(f"airflow dags test {dag_id} {logical:%Y-%m-%d} ..."):
-            result = orchestrate.run_dag(cfg, dag_id, logical)
-        if not result.ok:
-            console.print(f"[red]✗[/] {dag_id} failed ({result.seconds:.1f}s); log: {result.log_file}")
+    dags = orchestrate.PIPELINE_DAGS
+    with console.status(f"running DAGs {', '.join(dags)} for {logical:%Y-%m-%d} through Airflow ..."):
+        results = orchestrate.run_dags(cfg, dags, logical)
+    for result in results:
+        if result.ok:
+            console.print(
+                f"[green]✓[/] DAG {result.dag_id} succeeded [dim]({result.seconds:.1f}s, run {result.run_id})[/]"
+            )
+        else:
+            console.print(f"[red]✗[/] DAG {result.dag_id} failed ({result.seconds:.1f}s)")
             console.print(orchestrate.failure_excerpt(result), markup=False)
-            raise UserError(f"DAG {dag_id} failed: see the lines above and {result.log_file}")
-        console.print(f"[green]✓[/] DAG {dag_id} succeeded [dim]({result.seconds:.1f}s, log {result.log_file})[/]")
+            raise UserError(f"DAG {result.dag_id} failed: see the lines above and the full log {result.log_file}")
+    console.print(f"[dim]Airflow log of these runs: {results[-1].log_file}[/]")
 
 
 @cli.command()
@@ -267,9 +276,7 @@ def _print_summary(cfg: config.Config) -> None:
         result = summary_mod.collect(conn)
     landed = Table("source", "rows landed", "raw tables (rows now)", title="Landed")
     for source in sources.SOURCES:
-        raw = ", ".join(
-            f"{t.name} {result.raw_rows.get(t.qualified, 0)}" for t in sources.tables(source)
-        )
+        raw = ", ".join(f"{t.name} {result.raw_rows.get(t.qualified, 0)}" for t in sources.tables(source))
         landed.add_row(source, str(result.landed.get(source, 0)), raw)
     console.print(landed)
     marts = Table("mart", "rows", title="Marts")
@@ -283,7 +290,7 @@ def _print_summary(cfg: config.Config) -> None:
     )
     console.print(
         "\nWhere next:\n"
-        f"  warehouse     psql \"$(telco-dw warehouse url)\"   ({describe(warehouse_url(cfg))})\n"
+        f'  warehouse     psql "$(telco-dw warehouse url)"   ({describe(warehouse_url(cfg))})\n'
         "  Airflow UI    make up, then http://127.0.0.1:8080 (user admin, password in "
         f"{cfg.airflow_home / 'passwords.json.generated'})\n"
         f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"
@@ -346,4 +353,3 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(2)
-

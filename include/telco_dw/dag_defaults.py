@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-START_DATE = datetime(2026, 10, 1, tzinfo=timezone.utc)
+START_DATE = datetime(2026, 10, 1, tzinfo=UTC)
 
 DEFAULT_ARGS = {
     "owner": "telco-dw",

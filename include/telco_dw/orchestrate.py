@@ -1,13 +1,14 @@
 """Running the project's Airflow: metadata set-up, one-shot DAG runs, and the long-running stack.
 
 Every Airflow process gets the environment of :func:`telco_dw.airflow_env.environment`.
-``run_dag`` uses ``airflow dags test``: a real DagRun of the real DAG file, recorded in the metadata
-database, executed in one process (no scheduler needed). ``up``/``down`` manage the api-server,
+``run_dags`` does what ``airflow dags test`` does for several DAGs in one process: real DagRuns of the
+real DAG files, recorded in the metadata database, with no scheduler needed. ``up``/``down`` manage the api-server,
 scheduler, dag-processor and triggerer as background processes for the UI.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -36,6 +37,7 @@ class DagRunResult:
     ok: bool
     seconds: float
     log_file: Path
+    run_id: str | None = None
 
 
 def _airflow() -> str:
@@ -73,12 +75,34 @@ def migrate(cfg: Config) -> None:
     airflow(cfg, ["db", "migrate"], log_file=cfg.airflow_home / "logs" / "db-migrate.log")
 
 
-def run_dag(cfg: Config, dag_id: str, logical_date: datetime) -> DagRunResult:
-    """One real run of ``dag_id`` for ``logical_date`` through ``airflow dags test``."""
-    started = time.monotonic()
-    log_file = cfg.airflow_home / "logs" / "dags-test" / f"{dag_id}.log"
-    code = airflow(cfg, ["dags", "test", dag_id, logical_date.isoformat()], log_file=log_file, check=False)
-    return DagRunResult(dag_id=dag_id, ok=code == 0, seconds=time.monotonic() - started, log_file=log_file)
+def run_dags(cfg: Config, dag_ids: Sequence[str], logical_date: datetime) -> list[DagRunResult]:
+    """One real run of each DAG, in order, stopping at the first failure (see :mod:`telco_dw.dagrun`).
+
+    All runs share one process and one log file, ``$AIRFLOW_HOME/logs/dags-test/<first>..<last>.log``.
+    """
+    log_dir = cfg.airflow_home / "logs" / "dags-test"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stem = dag_ids[0] if len(dag_ids) == 1 else f"{dag_ids[0]}..{dag_ids[-1]}"
+    log_file, results_file = log_dir / f"{stem}.log", log_dir / f"{stem}.json"
+    results_file.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "telco_dw.dagrun",
+        "--logical-date",
+        logical_date.isoformat(),
+        "--results",
+        str(results_file),
+        *dag_ids,
+    ]
+    with log_file.open("w") as out:
+        subprocess.call(command, env=process_env(cfg), cwd=cfg.repo, stdout=out, stderr=subprocess.STDOUT)
+    done = json.loads(results_file.read_text()) if results_file.exists() else []
+    results = [DagRunResult(r["dag_id"], r["state"] == "success", r["seconds"], log_file, r["run_id"]) for r in done]
+    if len(results) < len(dag_ids) and (not results or results[-1].ok):
+        missing = dag_ids[len(results)]  # the process died before it could report this DAG
+        results.append(DagRunResult(missing, False, 0.0, log_file, None))
+    return results
 
 
 def failure_excerpt(result: DagRunResult, lines: int = 15) -> str:
@@ -117,7 +141,11 @@ def up(cfg: Config) -> dict[str, int]:
             pid_file.parent.mkdir(parents=True, exist_ok=True)
             out = (cfg.airflow_home / "logs" / f"{component}.out").open("a")
             proc = subprocess.Popen(
-                [_airflow(), component], env=env, cwd=cfg.repo, stdout=out, stderr=subprocess.STDOUT,
+                [_airflow(), component],
+                env=env,
+                cwd=cfg.repo,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             pid_file.write_text(f"{proc.pid}\n")

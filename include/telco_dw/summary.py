@@ -22,11 +22,11 @@ class PipelineSummary:
     checks_run_id: str | None = None
 
 
-def _exists(conn: "psycopg.Connection", qualified: str) -> bool:
+def _exists(conn: psycopg.Connection, qualified: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (qualified,)).fetchone()[0]  # type: ignore[index]
 
 
-def collect(conn: "psycopg.Connection") -> PipelineSummary:
+def collect(conn: psycopg.Connection) -> PipelineSummary:
     """Read the summary from the warehouse (ledger, raw tables, marts, quality results)."""
     out = PipelineSummary()
     if _exists(conn, "audit.load_batches"):

@@ -55,7 +55,7 @@ def raw_table_ddl(table: Table) -> str:
     )
 
 
-def ensure_all(conn: "psycopg.Connection") -> None:
+def ensure_all(conn: psycopg.Connection) -> None:
     """Create the audit schema and every declared raw table (idempotent)."""
     conn.execute(AUDIT_DDL)
     for source in sources.SOURCES:

@@ -94,7 +94,9 @@ def _check_header(file: SourceFile, header_line: bytes) -> None:
     try:
         header = next(csv.reader(io.StringIO(header_line.decode("utf-8"))))
     except (UnicodeDecodeError, StopIteration) as exc:
-        raise UserError(f"{file.path}: cannot read the CSV header line ({exc}); expected {list(file.table.column_names)}") from exc
+        raise UserError(
+            f"{file.path}: cannot read the CSV header line ({exc}); expected {list(file.table.column_names)}"
+        ) from exc
     expected = list(file.table.column_names)
     if header != expected:
         missing = [c for c in expected if c not in header]
@@ -111,7 +113,7 @@ def _stream(handle: io.BufferedReader) -> Iterator[bytes]:
     yield from iter(lambda: handle.read(_CHUNK), b"")
 
 
-def land_file(conn: "psycopg.Connection", file: SourceFile, landing: Path) -> BatchResult:
+def land_file(conn: psycopg.Connection, file: SourceFile, landing: Path) -> BatchResult:
     """Land one file as one batch (see the module guarantees). ``conn`` must be in autocommit mode."""
     started = time.monotonic()
     table = file.table
@@ -153,8 +155,19 @@ def land_file(conn: "psycopg.Connection", file: SourceFile, landing: Path) -> Ba
                 "file_sha256, interval_start, interval_end, rows_read, rows_landed, rows_quarantined, status, "
                 "started_at, finished_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 'landed', "
                 "now() - make_interval(secs => %s), now())",
-                (batch_id, table.source, table.qualified, rel, size, sha, file.partition, file.partition,
-                 landed, landed, time.monotonic() - started),
+                (
+                    batch_id,
+                    table.source,
+                    table.qualified,
+                    rel,
+                    size,
+                    sha,
+                    file.partition,
+                    file.partition,
+                    landed,
+                    landed,
+                    time.monotonic() - started,
+                ),
             )
     except UserError:
         raise
@@ -164,14 +177,18 @@ def land_file(conn: "psycopg.Connection", file: SourceFile, landing: Path) -> Ba
     return BatchResult(table.qualified, rel, "landed", landed, landed, time.monotonic() - started)
 
 
-def land_source(conn: "psycopg.Connection", landing: Path, source: str, before: date | None = None) -> list[BatchResult]:
+def land_source(
+    conn: psycopg.Connection, landing: Path, source: str, before: date | None = None
+) -> list[BatchResult]:
     """Land every file of ``source`` present in ``landing`` with a partition before ``before``.
 
     Idempotent: running it again lands nothing new unless a file is new or changed.
     """
     conn.autocommit = True  # each file is its own transaction (see land_file)
     if not landing.is_dir():
-        raise UserError(f"landing folder {landing} does not exist: generate data with `telco-dw simulate` or set LANDING_URL")
+        raise UserError(
+            f"landing folder {landing} does not exist: generate data with `telco-dw simulate` or set LANDING_URL"
+        )
     with conn.transaction():
         ddl.ensure_all(conn)
     results = []
@@ -182,6 +199,13 @@ def land_source(conn: "psycopg.Connection", landing: Path, source: str, before: 
         results.append(result)
         log.info(
             "%s [%d/%d] %s -> %s: %s, %d rows in %.2fs",
-            source, n, len(files), result.source_file, result.table, result.status, result.rows_landed, result.seconds,
+            source,
+            n,
+            len(files),
+            result.source_file,
+            result.table,
+            result.status,
+            result.rows_landed,
+            result.seconds,
         )
     return results

@@ -60,9 +60,7 @@ class _Writer:
     def __init__(self, out: Path, summary: WorldSummary) -> None:
         self.out = out
         self.summary = summary
-        self.columns = {
-            (t.source, t.name): t.column_names for s in sources.SOURCES for t in sources.tables(s)
-        }
+        self.columns = {(t.source, t.name): t.column_names for s in sources.SOURCES for t in sources.tables(s)}
         self.rows: dict[tuple[str, str, date], list[list[str]]] = defaultdict(list)
 
     def add(self, source: str, table: str, day: date, record: dict[str, Any]) -> None:
@@ -111,7 +109,9 @@ def _month_start(day: date, back: int = 0) -> date:
     return date(year, month, 1)
 
 
-def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(2026, 10, 1), seed: int = 42) -> WorldSummary:
+def generate(
+    out: Path, customers: int = 200, days: int = 7, start: date = date(2026, 10, 1), seed: int = 42
+) -> WorldSummary:
     """Write all four sources for ``customers`` customers over ``days`` days from ``start``.
 
     Guarantees: deterministic for the same arguments; every customer appears in the CRM day-0
@@ -138,7 +138,7 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
         plan = rng.choices(PLANS, weights=(2, 4, 3, 1))[0]
         msisdn = ids.mobile(rng)
         home_cell = rng.choice(cells)
-        person = {
+        person: dict[str, Any] = {
             "customer_id": cid,
             "full_name": ids.chinese_name(rng, gender),
             "gender": gender,
@@ -153,7 +153,7 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
             "updated_at": signed,
         }
         writer.add("crm", "customers", day0, person)
-        sub = {
+        sub: dict[str, Any] = {
             "subscription_id": f"S{n + 1:07d}",
             "customer_id": cid,
             "msisdn": msisdn,
@@ -168,7 +168,7 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
             "updated_at": signed,
         }
         writer.add("crm", "subscriptions", day0, sub)
-        account = {
+        account: dict[str, Any] = {
             "account_id": f"A{n + 1:07d}",
             "customer_id": cid,
             "pay_method": rng.choice(("alipay", "wechat", "bank_card", "cash")),
@@ -185,21 +185,32 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
             issued = datetime.combine(_month_start(day0, back - 1), time(2), tzinfo=UTC)
             amount = plan[2] + Decimal(rng.randrange(0, 3000)) / 100
             writer.add(
-                "billing", "invoices", day0,
+                "billing",
+                "invoices",
+                day0,
                 {
-                    "invoice_id": inv_id, "account_id": account["account_id"], "billing_month": month,
-                    "amount_excl_tax": amount, "tax_amount": (amount * Decimal("0.06")).quantize(Decimal("0.01")),
-                    "issued_at": issued, "due_date": issued.date() + timedelta(days=15), "updated_at": issued,
+                    "invoice_id": inv_id,
+                    "account_id": account["account_id"],
+                    "billing_month": month,
+                    "amount_excl_tax": amount,
+                    "tax_amount": (amount * Decimal("0.06")).quantize(Decimal("0.01")),
+                    "issued_at": issued,
+                    "due_date": issued.date() + timedelta(days=15),
+                    "updated_at": issued,
                 },
             )
             status = rng.choices(("settled", "late", "failed"), weights=(90, 7, 3))[0]
             paid = issued + timedelta(days=rng.randrange(1, 14) + (20 if status == "late" else 0))
             writer.add(
-                "billing", "payments", day0,
+                "billing",
+                "payments",
+                day0,
                 {
-                    "payment_id": f"Y{inv_id[1:]}", "invoice_id": inv_id,
+                    "payment_id": f"Y{inv_id[1:]}",
+                    "invoice_id": inv_id,
                     "amount": (amount * Decimal("1.06")).quantize(Decimal("0.01")),
-                    "paid_at": None if status == "failed" else paid, "status": status,
+                    "paid_at": None if status == "failed" else paid,
+                    "status": status,
                     "updated_at": min(paid, datetime.combine(day0, time(), tzinfo=UTC)),
                 },
             )
@@ -214,9 +225,13 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
                 attempts = rng.randrange(50, 400)
                 setups = attempts - _binomial(rng, attempts, 0.012)
                 writer.add(
-                    "network", "cell_kpi_hourly", day,
+                    "network",
+                    "cell_kpi_hourly",
+                    day,
                     {
-                        "cell_id": cell_id, "region": region, "technology": tech,
+                        "cell_id": cell_id,
+                        "region": region,
+                        "technology": tech,
                         "hour_start": datetime.combine(day, time(hour), tzinfo=UTC),
                         "rsrp_dbm": round(max(-140.0, min(-44.0, rng.gauss(base_rsrp, 4))), 1),
                         "rsrq_db": round(max(-19.5, min(-3.0, rng.gauss(-10, 2.5))), 1),
@@ -224,7 +239,8 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
                         "dl_mbps": round(rng.uniform(150, 500) if tech == "5G" else rng.uniform(20, 80), 2),
                         "ul_mbps": round(rng.uniform(20, 80) if tech == "5G" else rng.uniform(5, 20), 2),
                         "latency_ms": round(rng.uniform(15, 60), 1),
-                        "call_attempts": attempts, "call_setups": setups,
+                        "call_attempts": attempts,
+                        "call_setups": setups,
                         "call_drops": _binomial(rng, setups, 0.008),
                     },
                 )
@@ -232,10 +248,15 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
             if sub["status"] != "active":
                 continue
             writer.add(
-                "network", "subscriber_experience_daily", day,
+                "network",
+                "subscriber_experience_daily",
+                day,
                 {
-                    "usage_date": day, "msisdn": sub["msisdn"], "imsi": ids.imsi(rng, sub["msisdn"]),
-                    "imei": ids.imei(rng), "serving_cell_id": cell_id,
+                    "usage_date": day,
+                    "msisdn": sub["msisdn"],
+                    "imsi": ids.imsi(rng, sub["msisdn"]),
+                    "imei": ids.imei(rng),
+                    "serving_cell_id": cell_id,
                     "volume_mb": round(rng.lognormvariate(6, 1), 2),
                     "avg_dl_mbps": round(rng.uniform(100, 400) if tech == "5G" else rng.uniform(10, 60), 2),
                     "avg_rsrp_dbm": round(max(-140.0, min(-44.0, rng.gauss(base_rsrp, 5))), 1),
@@ -248,23 +269,31 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
                 response = created + timedelta(hours=rng.expovariate(1 / 10))
                 resolved = response + timedelta(hours=rng.expovariate(1 / 20))
                 ticket = {
-                    "ticket_id": f"T{ticket_seq:08d}", "customer_id": person["customer_id"],
+                    "ticket_id": f"T{ticket_seq:08d}",
+                    "customer_id": person["customer_id"],
                     "channel": rng.choice(TICKET_CHANNELS),
                     "category": "network" if poor else rng.choice(TICKET_CATEGORIES),
-                    "created_at": created, "first_response_at": response, "resolved_at": resolved,
+                    "created_at": created,
+                    "first_response_at": response,
+                    "resolved_at": resolved,
                     "contact_count": 1 if rng.random() < 0.7 else rng.randrange(2, 5),
-                    "status": "resolved", "updated_at": resolved,
+                    "status": "resolved",
+                    "updated_at": resolved,
                 }
                 writer.add("crm", "tickets", day, ticket)
                 response_seq += 1
                 writer.add("survey", "responses", day, _response(rng, response_seq, person, sub, day, "csat", ticket))
             if rng.random() < 0.02:
                 response_seq += 1
-                writer.add("survey", "responses", day, _response(rng, response_seq, person, sub, day, "nps", None, poor))
+                writer.add(
+                    "survey", "responses", day, _response(rng, response_seq, person, sub, day, "nps", None, poor)
+                )
             if offset > 0 and rng.random() < 0.002:
                 churned_at = _at(day, rng)
                 sub.update(
-                    status="churned", deactivated_at=churned_at, updated_at=churned_at,
+                    status="churned",
+                    deactivated_at=churned_at,
+                    updated_at=churned_at,
                     churn_type=rng.choices(("voluntary", "involuntary"), weights=(3, 1))[0],
                 )
                 writer.add("crm", "subscriptions", day, dict(sub))
@@ -274,8 +303,14 @@ def generate(out: Path, customers: int = 200, days: int = 7, start: date = date(
 
 
 def _response(
-    rng: random.Random, seq: int, person: dict[str, Any], sub: dict[str, Any], day: date, kind: str,
-    ticket: dict[str, Any] | None, poor: bool = False,
+    rng: random.Random,
+    seq: int,
+    person: dict[str, Any],
+    sub: dict[str, Any],
+    day: date,
+    kind: str,
+    ticket: dict[str, Any] | None,
+    poor: bool = False,
 ) -> dict[str, Any]:
     if kind == "nps":
         score = max(0, min(10, round(rng.gauss(6.5 if poor else 8.0, 2))))
@@ -287,10 +322,15 @@ def _response(
         scale = 10
         touchpoint = "complaint"
     return {
-        "response_id": f"R{seq:08d}", "customer_id": person["customer_id"], "msisdn": sub["msisdn"],
-        "survey_type": kind, "touchpoint": touchpoint,
+        "response_id": f"R{seq:08d}",
+        "customer_id": person["customer_id"],
+        "msisdn": sub["msisdn"],
+        "survey_type": kind,
+        "touchpoint": touchpoint,
         "ticket_id": ticket["ticket_id"] if ticket else None,
-        "submitted_at": _at(day, rng, 9, 23), "score": score, "scale_max": scale,
+        "submitted_at": _at(day, rng, 9, 23),
+        "score": score,
+        "scale_max": scale,
         "comment": rng.choice(COMMENTS),
     }
 

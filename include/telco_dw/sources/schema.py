@@ -36,8 +36,13 @@ class Table:
         return tuple(c.name for c in self.columns)
 
 
-def table(source: str, name: str, key: str | tuple[str, ...], *columns: tuple[str, str] | tuple[str, str, bool]) -> Table:
-    """Shorthand used by the per-source schema modules: ``table("crm", "customers", "customer_id", ("customer_id", "text", True), ...)``."""
+def table(
+    source: str, name: str, key: str | tuple[str, ...], *columns: tuple[str, str] | tuple[str, str, bool]
+) -> Table:
+    """Shorthand for the per-source schema modules: ``table(source, name, key, (column, type[, required]), ...)``.
+
+    Key columns are always required.
+    """
     keys = (key,) if isinstance(key, str) else key
     cols = tuple(Column(c[0], c[1], bool(c[2]) if len(c) > 2 else c[0] in keys) for c in columns)  # type: ignore[misc]
     return Table(source=source, name=name, columns=cols, key=keys)

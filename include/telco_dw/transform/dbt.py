@@ -52,7 +52,11 @@ def run(args: list[str], libpq_url: str) -> None:
     command = [_dbt_executable(), *args]
     log.info("running %s", " ".join(command))
     with subprocess.Popen(
-        command, cwd=cfg.dbt_project, env=dbt_env(libpq_url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        command,
+        cwd=cfg.dbt_project,
+        env=dbt_env(libpq_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     ) as proc:
         assert proc.stdout is not None

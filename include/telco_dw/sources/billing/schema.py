@@ -3,7 +3,9 @@
 from telco_dw.sources.schema import table
 
 ACCOUNTS = table(
-    "billing", "accounts", "account_id",
+    "billing",
+    "accounts",
+    "account_id",
     ("account_id", "text"),
     ("customer_id", "text", True),
     ("pay_method", "text", True),
@@ -13,7 +15,9 @@ ACCOUNTS = table(
 )
 
 INVOICES = table(
-    "billing", "invoices", "invoice_id",
+    "billing",
+    "invoices",
+    "invoice_id",
     ("invoice_id", "text"),
     ("account_id", "text", True),
     ("billing_month", "date", True),
@@ -25,7 +29,9 @@ INVOICES = table(
 )
 
 PAYMENTS = table(
-    "billing", "payments", "payment_id",
+    "billing",
+    "payments",
+    "payment_id",
     ("payment_id", "text"),
     ("invoice_id", "text", True),
     ("amount", "numeric(12,2)", True),

@@ -3,7 +3,9 @@
 from telco_dw.sources.schema import table
 
 CUSTOMERS = table(
-    "crm", "customers", "customer_id",
+    "crm",
+    "customers",
+    "customer_id",
     ("customer_id", "text"),
     ("full_name", "text", True),
     ("gender", "text"),
@@ -19,7 +21,9 @@ CUSTOMERS = table(
 )
 
 SUBSCRIPTIONS = table(
-    "crm", "subscriptions", "subscription_id",
+    "crm",
+    "subscriptions",
+    "subscription_id",
     ("subscription_id", "text"),
     ("customer_id", "text", True),
     ("msisdn", "text", True),
@@ -35,7 +39,9 @@ SUBSCRIPTIONS = table(
 )
 
 TICKETS = table(
-    "crm", "tickets", "ticket_id",
+    "crm",
+    "tickets",
+    "ticket_id",
     ("ticket_id", "text"),
     ("customer_id", "text", True),
     ("channel", "text", True),

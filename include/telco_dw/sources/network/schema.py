@@ -6,7 +6,9 @@ Personal columns: MSISDN, IMSI, IMEI, and the serving cell per subscriber-day (a
 from telco_dw.sources.schema import table
 
 CELL_KPI_HOURLY = table(
-    "network", "cell_kpi_hourly", ("cell_id", "hour_start"),
+    "network",
+    "cell_kpi_hourly",
+    ("cell_id", "hour_start"),
     ("cell_id", "text"),
     ("region", "text", True),
     ("technology", "text", True),
@@ -23,7 +25,9 @@ CELL_KPI_HOURLY = table(
 )
 
 SUBSCRIBER_EXPERIENCE_DAILY = table(
-    "network", "subscriber_experience_daily", ("usage_date", "msisdn"),
+    "network",
+    "subscriber_experience_daily",
+    ("usage_date", "msisdn"),
     ("usage_date", "date"),
     ("msisdn", "text"),
     ("imsi", "text", True),

@@ -3,7 +3,9 @@
 from telco_dw.sources.schema import table
 
 RESPONSES = table(
-    "survey", "responses", "response_id",
+    "survey",
+    "responses",
+    "response_id",
     ("response_id", "text"),
     ("customer_id", "text", True),
     ("msisdn", "text"),

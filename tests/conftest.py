@@ -1,0 +1,72 @@
+"""Shared fixtures. Tests run against a real PostgreSQL: by default an embedded server of their own
+under ``.local/test`` (separate from the demo's), or the server in ``TELCO_DW_TEST_WAREHOUSE_URL``.
+
+The environment is fixed here, before any ``telco_dw`` or Airflow import reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_HOME = REPO / ".local" / "test"
+
+os.environ["TELCO_DW_HOME"] = str(TEST_HOME)
+for _var in (
+    "AIRFLOW_HOME",
+    "LANDING_URL",
+    "DBT_TARGET_PATH",
+    "TELCO_DW_DOCS",
+    "TELCO_DW_SECRETS_FILE",
+    "WAREHOUSE_PORT",
+):
+    os.environ.pop(_var, None)
+if os.environ.get("TELCO_DW_TEST_WAREHOUSE_URL"):
+    os.environ["WAREHOUSE_URL"] = os.environ["TELCO_DW_TEST_WAREHOUSE_URL"]
+else:
+    os.environ.pop("WAREHOUSE_URL", None)
+sys.path.insert(0, str(REPO / "plugins"))
+
+from telco_dw import config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cfg() -> config.Config:
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def warehouse(cfg: config.Config) -> Iterator[config.Config]:
+    """The test warehouse, started (embedded) and holding the raw and audit schemas."""
+    from telco_dw.load import ddl
+    from telco_dw.warehouse import embedded
+    from telco_dw.warehouse.connection import connect
+
+    if cfg.embedded:
+        embedded.start(cfg)
+    with connect(cfg, autocommit=True) as conn:
+        ddl.ensure_all(conn)
+    yield cfg
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(warehouse: config.Config) -> str:
+    from telco_dw.warehouse.connection import warehouse_url as url
+
+    return url(warehouse)
+
+
+@pytest.fixture(scope="session")
+def airflow_env(warehouse: config.Config) -> config.Config:
+    """Airflow's environment in this process (set before Airflow is imported) and its metadata migrated."""
+    from telco_dw import airflow_env as env_mod
+    from telco_dw import orchestrate
+
+    os.environ.update(env_mod.environment(warehouse))
+    orchestrate.migrate(warehouse)
+    return warehouse

@@ -1,0 +1,72 @@
+"""Bad input ends in one clear line saying what is wrong and what to do, not a stack trace."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+CLI = str(Path(sys.executable).with_name("telco-dw"))
+
+
+def _run(*args, **env):
+    full = {**os.environ, **env}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=full, timeout=120)
+
+
+def _one_error_line(done):
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    return lines[0]
+
+
+def test_bad_warehouse_url_scheme(tmp_path):
+    line = _one_error_line(_run("summary", WAREHOUSE_URL="mysql://root@localhost/dw", TELCO_DW_HOME=str(tmp_path)))
+    assert "WAREHOUSE_URL" in line and "postgresql://" in line
+
+
+def test_unreachable_warehouse(tmp_path):
+    line = _one_error_line(
+        _run("summary", WAREHOUSE_URL="postgresql://nobody@127.0.0.1:1/telco_dw", TELCO_DW_HOME=str(tmp_path))
+    )
+    assert "cannot connect to the warehouse at nobody@127.0.0.1:1/telco_dw" in line
+    assert "check WAREHOUSE_URL" in line
+
+
+def test_warehouse_never_started(tmp_path):
+    line = _one_error_line(_run("warehouse", "url", TELCO_DW_HOME=str(tmp_path)))
+    assert "telco-dw warehouse start" in line
+
+
+def test_unreachable_source_folder(warehouse, tmp_path):
+    line = _one_error_line(_run("ingest", "crm", LANDING_URL=str(tmp_path / "missing")))
+    assert str(tmp_path / "missing") in line and "telco-dw simulate" in line
+
+
+def test_taken_port(tmp_path):
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        line = _one_error_line(_run("warehouse", "start", TELCO_DW_HOME=str(tmp_path), WAREHOUSE_PORT=str(port)))
+    assert f"port {port}" in line and "in use" in line
+
+
+def test_missing_dependency_is_one_line(tmp_path):
+    # Run the CLI in an interpreter where `psycopg` cannot be imported.
+    code = "import sys; sys.modules['psycopg'] = None\nfrom telco_dw.cli import main; main(['summary'])\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "WAREHOUSE_URL": "postgresql://x@127.0.0.1:1/dw", "TELCO_DW_HOME": str(tmp_path)},
+    )
+    line = _one_error_line(done)
+    assert "psycopg" in line and "make demo" in line

@@ -1,0 +1,78 @@
+"""The embedded warehouse: a free port chosen once and kept, a clear error when it is taken, clean stop."""
+
+import socket
+from contextlib import closing, contextmanager
+
+import psycopg
+import pytest
+
+from telco_dw import config
+from telco_dw.errors import UserError
+from telco_dw.warehouse import embedded
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def _occupied(port: int):
+    """Hold ``port`` on 127.0.0.1 unless something (e.g. a system PostgreSQL) already does."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1)
+    except OSError:
+        sock.close()
+        sock = None  # already taken by another process: just as good
+    try:
+        yield
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    monkeypatch.setenv("TELCO_DW_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    config.load.cache_clear()
+    cfg = config.load()
+    yield cfg
+    embedded.stop(cfg)
+    config.load.cache_clear()
+
+
+def test_starts_when_5432_is_taken_keeps_its_port_and_stops_cleanly(fresh):
+    with _occupied(5432):
+        state = embedded.start(fresh)
+        assert state.running and state.port != 5432
+        with closing(psycopg.connect(embedded.url(fresh))) as conn:
+            assert conn.execute("select inet_server_addr()::text").fetchone()[0].startswith("127.0.0.1")
+            databases = {r[0] for r in conn.execute("select datname from pg_database")}
+        assert {"telco_dw", "airflow"} <= databases
+        port = state.port
+
+        stopped = embedded.stop(fresh)
+        assert not stopped.running
+        assert not (fresh.pg_data / "data" / "postmaster.pid").exists()
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(embedded.url(fresh), connect_timeout=2)
+
+        again = embedded.start(fresh)
+        assert again.running and again.port == port  # Asset names depend on it: never changes
+
+
+def test_a_taken_kept_port_is_a_clear_error(fresh):
+    embedded.start(fresh)
+    port = embedded.kept_port(fresh)
+    embedded.stop(fresh)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen(1)
+        with pytest.raises(UserError, match=rf"port {port} .* is in use by another process"):
+            embedded.start(fresh)
+
+
+def test_start_is_idempotent(fresh):
+    first = embedded.start(fresh)
+    second = embedded.start(fresh)
+    assert first.pid == second.pid

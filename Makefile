@@ -40,7 +40,8 @@ lint: $(STAMP) ## ruff, mypy, sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy include
-	$(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/telco-dw warehouse start >/dev/null
+	$(BIN)/telco-dw sqlfluff lint models
 
 format: $(STAMP) ## Apply ruff's formatting and fixes
 	$(BIN)/ruff format .

@@ -18,7 +18,8 @@ WAREHOUSE_CONN_ID = "telco_warehouse"
 API_PORT_DEFAULT = 8080
 
 
-def _connection_json(libpq_url: str) -> str:
+def connection_json(libpq_url: str) -> str:
+    """An ``AIRFLOW_CONN_<ID>`` value (JSON form) for a PostgreSQL URL."""
     parts = urlsplit(libpq_url)
     return json.dumps(
         {
@@ -58,7 +59,7 @@ def environment(cfg: Config) -> dict[str, str]:
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "true",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": _connection_json(warehouse_url(cfg)),
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": connection_json(warehouse_url(cfg)),
         "TELCO_DW_HOME": str(cfg.home),
         "LANDING_URL": str(cfg.landing),
     }

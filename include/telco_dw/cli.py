@@ -21,7 +21,7 @@ from rich.table import Table
 from telco_dw import config, sources
 from telco_dw.errors import UserError
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 DEMO_START = date(2026, 10, 1)
 
@@ -192,6 +192,32 @@ def airflow(args: tuple[str, ...]) -> None:
     sys.exit(orchestrate.airflow(config.load(), list(args), check=False))
 
 
+def _passthrough(tool: str, args: tuple[str, ...]) -> None:
+    """Run a dbt-side tool in dbt_project/ with the warehouse connection in its environment."""
+    import subprocess
+
+    from telco_dw.transform.dbt import dbt_env
+    from telco_dw.warehouse.connection import warehouse_url
+
+    cfg = config.load()
+    exe = Path(sys.executable).with_name(tool)
+    sys.exit(subprocess.call([str(exe), *args], cwd=cfg.dbt_project, env=dbt_env(warehouse_url(cfg))))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dbt(args: tuple[str, ...]) -> None:
+    """Run any `dbt` command against the warehouse (e.g. `telco-dw dbt build -s dim_customers`)."""
+    _passthrough("dbt", args)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sqlfluff(args: tuple[str, ...]) -> None:
+    """Run sqlfluff on the dbt project (its dbt templater compiles against the warehouse)."""
+    _passthrough("sqlfluff", args)
+
+
 @cli.command()
 def setup() -> None:
     """Start the warehouse, create the raw and audit schemas, and migrate Airflow's metadata."""
@@ -290,7 +316,7 @@ def _print_summary(cfg: config.Config) -> None:
     )
     console.print(
         "\nWhere next:\n"
-        f'  warehouse     psql "$(telco-dw warehouse url)"   ({describe(warehouse_url(cfg))})\n'
+        f'  warehouse     psql "$(.venv/bin/telco-dw warehouse url)"   ({describe(warehouse_url(cfg))})\n'
         "  Airflow UI    make up, then http://127.0.0.1:8080 (user admin, password in "
         f"{cfg.airflow_home / 'passwords.json.generated'})\n"
         f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"

@@ -120,14 +120,18 @@ def _pid_file(cfg: Config, component: str) -> Path:
 
 
 def _running(pid_file: Path) -> int | None:
+    """The pid in ``pid_file`` if that process is alive (a zombie, exited but not reaped, is not)."""
+    import psutil
+
     if not pid_file.exists():
         return None
     try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError, PermissionError):
+        process = psutil.Process(int(pid_file.read_text().strip()))
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+    except (ValueError, psutil.Error):
         return None
-    return pid
+    return process.pid
 
 
 def up(cfg: Config) -> dict[str, int]:

@@ -11,7 +11,7 @@ DAG_FILES = sorted(p for p in (Path(__file__).resolve().parents[2] / "dags").glo
 def dagbag(airflow_env):
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(airflow_env.dags_folder), include_examples=False)
+    return DagBag(dag_folder=str(airflow_env.dags_folder))
 
 
 def test_no_import_errors(dagbag):

@@ -177,9 +177,7 @@ def land_file(conn: psycopg.Connection, file: SourceFile, landing: Path) -> Batc
     return BatchResult(table.qualified, rel, "landed", landed, landed, time.monotonic() - started)
 
 
-def land_source(
-    conn: psycopg.Connection, landing: Path, source: str, before: date | None = None
-) -> list[BatchResult]:
+def land_source(conn: psycopg.Connection, landing: Path, source: str, before: date | None = None) -> list[BatchResult]:
     """Land every file of ``source`` present in ``landing`` with a partition before ``before``.
 
     Idempotent: running it again lands nothing new unless a file is new or changed.

@@ -1,0 +1,176 @@
+"""Run one GX suite against one PostgreSQL table and record the evidence.
+
+Great Expectations is imported inside :func:`run_suite` only (the import takes about 10 s), so this
+module is safe to import wherever Airflow parses DAGs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from telco_dw.config import Config
+from telco_dw.errors import UserError
+from telco_dw.quality.results import ExpectationResult, ValidationOutcome, observed_value, store, summarize_expectation
+from telco_dw.quality.spec import SuiteDefinitionError, SuiteSpec, severity_of
+from telco_dw.warehouse.connection import describe, sqlalchemy_url, warehouse_url
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+#: GX result format for every validation: counts and percentages, no unexpected values, no rows,
+#: no index lists. ``exclude_unexpected_values`` and a zero sample mean GX never fetches a value.
+RESULT_FORMAT: Final[dict[str, Any]] = {
+    "result_format": "BASIC",
+    "partial_unexpected_count": 0,
+    "exclude_unexpected_values": True,
+    "include_unexpected_rows": False,
+    "return_unexpected_index_query": False,
+}
+
+_DATASOURCE = "warehouse"
+_BATCH = "whole_table"
+
+
+def libpq_url(target: Config | str) -> str:
+    """The warehouse's ``postgresql://`` URL from a :class:`Config` or a URL with or without a driver."""
+    url = warehouse_url(target) if isinstance(target, Config) else target
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        raise UserError(f"not a PostgreSQL URL: {describe(url)!r}; give postgresql://user@host:port/database.")
+    if not parts.hostname or parts.hostname.startswith("/"):
+        raise UserError(
+            f"the warehouse URL {describe(url)!r} names no TCP host; GX needs one, "
+            "e.g. postgresql://user@127.0.0.1:5432/telco_dw."
+        )
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+@contextmanager
+def _connect(url: str) -> Iterator[psycopg.Connection]:
+    import psycopg
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"cannot connect to the warehouse at {describe(url)} to validate data: {first}; "
+            "check that it is running and that WAREHOUSE_URL (or the URL given) is right."
+        ) from exc
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _require_table(conn: psycopg.Connection, spec: SuiteSpec, url: str) -> None:
+    row = conn.execute("select to_regclass(%s) is not null", (spec.qualified_table,)).fetchone()
+    if not (row and row[0]):
+        raise UserError(
+            f"GX suite {spec.name!r} targets {spec.qualified_table}, which does not exist in {describe(url)}; "
+            "build it first (dbt build) or point the suite at the right schema."
+        )
+
+
+def _validate(url: str, spec: SuiteSpec) -> list[ExpectationResult]:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.datasource.fluent.postgres_datasource import PostgresDatasource
+
+    suite = spec.suite()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # The schema goes in the connection (search_path), as GX 1.14+ asks: TableAsset.schema_name is
+    # deprecated. ``kwargs`` (create_engine arguments) is a field of the model that the add_postgres
+    # stub does not declare, hence the datasource object.
+    datasource = context.data_sources.add_postgres(
+        datasource=PostgresDatasource(
+            name=_DATASOURCE,
+            connection_string=sqlalchemy_url(url, "psycopg2"),
+            kwargs={"connect_args": {"options": f"-csearch_path={spec.schema}"}},
+        )
+    )
+    try:
+        asset = datasource.add_table_asset(name=spec.table, table_name=spec.table)
+        batch_definition = asset.add_batch_definition_whole_table(_BATCH)
+        suite = context.suites.add(suite)
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{spec.name}@{spec.qualified_table}", data=batch_definition, suite=suite)
+        )
+        validation = definition.run(result_format=dict(RESULT_FORMAT))
+    finally:
+        datasource.get_engine().dispose()
+
+    order = {expectation.id: i for i, expectation in enumerate(suite.expectations)}
+    results: list[tuple[int, ExpectationResult]] = []
+    for item in validation.results:
+        cfg = item.expectation_config
+        if cfg is None:  # pragma: no cover - GX always sets it for suite validations
+            raise SuiteDefinitionError(f"GX returned a result without its expectation for suite {spec.name!r}.")
+        kwargs = dict(cfg.kwargs)
+        severity = severity_of(cfg.meta)
+        if severity is None:  # pragma: no cover - SuiteSpec.suite() already refused such a suite
+            raise SuiteDefinitionError(f"suite {spec.name!r}: {cfg.type} has no severity.")
+        column = kwargs.get("column")
+        results.append(
+            (
+                order.get(cfg.id, len(order)),
+                ExpectationResult(
+                    expectation=summarize_expectation(cfg.type, kwargs),
+                    expectation_type=cfg.type,
+                    column=column if isinstance(column, str) else None,
+                    severity=severity,
+                    success=bool(item.success),
+                    observed_value=observed_value(cfg.type, kwargs, item.result, item.exception_info),
+                ),
+            )
+        )
+    results.sort(key=lambda pair: pair[0])
+    return [r for _, r in results]
+
+
+def run_suite(target: Config | str, spec: SuiteSpec, run_id: str) -> ValidationOutcome:
+    """Validate ``spec``'s table with GX Core and record one ``audit.dq_results`` row per expectation.
+
+    Guarantees:
+    - the whole table is validated (one batch), read-only; GX never fetches unexpected values or rows,
+      so neither the outcome nor ``audit.dq_results`` holds a value read from a row;
+    - the returned outcome has one result per expectation, in suite order, and the same rows are in
+      ``audit.dq_results`` (replacing any earlier rows of this ``run_id``, suite and table) before it returns;
+    - it does not raise for failed expectations: inspect ``outcome.critical_failures`` (see
+      :func:`telco_dw.quality.failure_message`). It raises :class:`UserError` when the warehouse is
+      unreachable, the table does not exist, or the suite is malformed.
+
+    ``target`` is a :class:`Config` (its warehouse) or a PostgreSQL URL with a TCP host.
+    """
+    url = libpq_url(target)
+    if not run_id:
+        raise UserError("run_suite needs a run_id (e.g. '<dag_id>/<run_id>') to key its evidence.")
+    with _connect(url) as conn:
+        _require_table(conn, spec, url)
+    validated_at = datetime.now(UTC)
+    results = _validate(url, spec)
+    outcome = ValidationOutcome(
+        run_id=run_id,
+        suite=spec.name,
+        table=spec.qualified_table,
+        validated_at=validated_at,
+        results=tuple(results),
+    )
+    with _connect(url) as conn:
+        store(conn, outcome)
+    log.info(
+        "GX suite %s on %s (run %s): %s",
+        outcome.suite,
+        outcome.table,
+        outcome.run_id,
+        outcome.counts(),
+    )
+    return outcome

@@ -1,0 +1,90 @@
+"""Airflow operator that gates data with a Great Expectations suite of ``expectations/``.
+
+Usage in a DAG file (the plugins folder is on ``sys.path``)::
+
+    from telco_dw_gx import GXValidateOperator
+
+    GXValidateOperator(task_id="validate_marts", suite="marts.dim_customers", outlets=MARTS)
+
+Importing this module is cheap: no Great Expectations, no database, no suite lookup. All of that
+happens in :meth:`GXValidateOperator.execute`. The project runs GX Core through this operator
+rather than the GX Airflow provider (its 1.0.0 pins structlog below what Airflow 3.3 needs).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.context import Context
+
+
+class GXValidateOperator(BaseOperator):
+    """Validate a warehouse table with a named GX suite; fail the task on any critical failure.
+
+    :param suite: name of a suite declared under ``expectations/`` (e.g. ``marts.dim_customers``).
+    :param target_schema: validate the suite's table in this schema instead of the declared one
+        (e.g. the write-audit-publish candidate schema). Templated.
+    :param conn_id: Airflow connection of the warehouse (default ``telco_warehouse``, provisioned
+        from configuration by ``telco_dw.airflow_env``), the same one the ingest and dbt tasks use.
+
+    Every expectation is logged with its counts and stored in ``audit.dq_results`` keyed by
+    ``<dag_id>/<run_id>``. Failed warnings are logged and recorded; the task still succeeds. A failed
+    critical expectation raises ``AirflowFailException`` (an ``AirflowException`` that skips
+    retries: re-validating unchanged data cannot pass) whose message names the suite, table,
+    expectation and observed value. Returns (XCom) the counts of the run.
+    """
+
+    template_fields = ("suite", "target_schema")
+    ui_color = "#ffe4b5"
+
+    def __init__(
+        self,
+        *,
+        suite: str,
+        target_schema: str | None = None,
+        conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.target_schema = target_schema
+        self.conn_id = conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from telco_dw.airflow_env import WAREHOUSE_CONN_ID
+        from telco_dw.quality import failure_message, get_suite, run_suite
+        from telco_dw.tasks import warehouse_url_from_connection
+
+        spec = get_suite(self.suite)
+        if self.target_schema:
+            spec = spec.targeting(schema=self.target_schema)
+        run_id = f"{context['ti'].dag_id}/{context['run_id']}"
+        self.log.info("validating %s with GX suite %s (evidence run_id %s)", spec.qualified_table, spec.name, run_id)
+        outcome = run_suite(warehouse_url_from_connection(self.conn_id or WAREHOUSE_CONN_ID), spec, run_id)
+        for result in outcome.results:
+            self.log.info("[%s] %-8s %s: %s", result.status, result.severity, result.expectation, result.observed_value)
+        counts = outcome.counts()
+        self.log.info(
+            "GX suite %s on %s: %d expectations, %d passed, %d critical failures, %d warnings",
+            outcome.suite,
+            outcome.table,
+            counts["evaluated"],
+            counts["passed"],
+            counts["critical_failures"],
+            counts["warnings"],
+        )
+        for result in outcome.warnings:
+            self.log.warning(
+                "data quality warning on %s: %s failed; observed %s",
+                outcome.table,
+                result.expectation,
+                result.observed_value,
+            )
+        if not outcome.passed:
+            raise AirflowFailException(failure_message(outcome))
+        return {"suite": outcome.suite, "table": outcome.table, "run_id": outcome.run_id, **counts}

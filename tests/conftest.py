@@ -62,11 +62,21 @@ def warehouse_url(warehouse: config.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def airflow_env(warehouse: config.Config) -> config.Config:
-    """Airflow's environment in this process (set before Airflow is imported) and its metadata migrated."""
-    from telco_dw import airflow_env as env_mod
+def airflow_db(warehouse: config.Config) -> config.Config:
+    """Airflow's metadata database, migrated once per session."""
     from telco_dw import orchestrate
 
-    os.environ.update(env_mod.environment(warehouse))
     orchestrate.migrate(warehouse)
     return warehouse
+
+
+@pytest.fixture(scope="module")
+def airflow_env(airflow_db: config.Config) -> Iterator[config.Config]:
+    """Airflow's environment in this process for one test module (restored afterwards, so it does not
+    leak into other modules' subprocesses), with the metadata database migrated."""
+    from telco_dw import airflow_env as env_mod
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env_mod.environment(airflow_db).items():
+            patch.setenv(key, value)
+        yield airflow_db

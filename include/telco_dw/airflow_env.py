@@ -15,7 +15,6 @@ from telco_dw.config import Config, local_secrets
 from telco_dw.warehouse.connection import sqlalchemy_url, warehouse_url
 
 WAREHOUSE_CONN_ID = "telco_warehouse"
-API_PORT_DEFAULT = 8080
 
 
 def connection_json(libpq_url: str) -> str:
@@ -36,7 +35,7 @@ def connection_json(libpq_url: str) -> str:
 def environment(cfg: Config) -> dict[str, str]:
     """Variables to add to ``os.environ`` for any Airflow command or process of this project."""
     metadata = cfg.airflow_database_url or sqlalchemy_url(warehouse_url(cfg, "airflow"))
-    api_port = os.environ.get("AIRFLOW_API_PORT", str(API_PORT_DEFAULT))
+    api_port = str(cfg.airflow_api_port)
     env = {
         "AIRFLOW_HOME": str(cfg.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(cfg.dags_folder),

@@ -65,6 +65,7 @@ def show_config() -> None:
         "WAREHOUSE_PORT": cfg.warehouse_port or "(chosen once, kept)",
         "AIRFLOW_HOME": cfg.airflow_home,
         "AIRFLOW_DATABASE_URL": cfg.airflow_database_url or "(database airflow on the warehouse server)",
+        "AIRFLOW_API_PORT": cfg.airflow_api_port,
         "LANDING_URL": cfg.landing,
         "DBT_TARGET_PATH": cfg.dbt_target,
         "TELCO_DW_DOCS": cfg.docs,
@@ -317,7 +318,7 @@ def _print_summary(cfg: config.Config) -> None:
     console.print(
         "\nWhere next:\n"
         f'  warehouse     psql "$(.venv/bin/telco-dw warehouse url)"   ({describe(warehouse_url(cfg))})\n'
-        "  Airflow UI    make up, then http://127.0.0.1:8080 (user admin, password in "
+        f"  Airflow UI    make up, then http://127.0.0.1:{cfg.airflow_api_port} (user admin, password in "
         f"{cfg.airflow_home / 'passwords.json.generated'})\n"
         f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"
         "  quality       select * from audit.dq_results order by validated_at desc\n"
@@ -336,7 +337,7 @@ def up() -> None:
     for component, pid in pids.items():
         console.print(f"{component:14} pid {pid}  log {cfg.airflow_home / 'logs' / (component + '.out')}")
     console.print(
-        f"Airflow UI: http://127.0.0.1:{orchestrate.airflow_env.environment(cfg)['AIRFLOW__API__PORT']} "
+        f"Airflow UI: http://127.0.0.1:{cfg.airflow_api_port} "
         f"(user admin; password in {cfg.airflow_home / 'passwords.json.generated'}). Stop with `make down`."
     )
 

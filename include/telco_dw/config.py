@@ -2,7 +2,7 @@
 
 Each setting has a documented default that makes the embedded, single-machine run work with
 nothing pre-installed. Production deployments override them through environment variables
-(see ``docs/configuration.md``, generated from :data:`SETTINGS`).
+(README, "Configuration"; ``telco-dw config`` prints :data:`SETTINGS` with their current values).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from telco_dw.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "SQLAlchemy URL of Airflow's metadata database; unset: database `airflow` on the warehouse server.",
     ),
+    Setting("AIRFLOW_API_PORT", "8080", "Port of the Airflow UI/API that `make up` starts on 127.0.0.1."),
     Setting("LANDING_URL", "$TELCO_DW_HOME/landing", "Where source files land (a folder; fsspec URLs later)."),
     Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
@@ -68,6 +71,7 @@ class Config:
     warehouse_port: int | None
     airflow_home: Path
     airflow_database_url: str | None
+    airflow_api_port: int
     landing: Path
     dbt_project: Path
     dbt_target: Path
@@ -97,21 +101,28 @@ def _path(env: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def _port(env: str, default: int | None) -> int | None:
+    raw = os.environ.get(env, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise UserError(f"{env}={raw!r} is not a port number: set a number such as 55432, or unset it.")
+    return int(raw)
+
+
 @lru_cache(maxsize=1)
 def load() -> Config:
     """Read the environment once per process and resolve every setting."""
     repo = _repo_root()
     home = _path("TELCO_DW_HOME", repo / ".local")
-    port = os.environ.get("WAREHOUSE_PORT")
-    if port is not None and port != "" and not port.isdigit():
-        raise ValueError(f"WAREHOUSE_PORT={port!r} is not a port number: set a number such as 55432, or unset it.")
     return Config(
         repo=repo,
         home=home,
         warehouse_url=os.environ.get("WAREHOUSE_URL") or None,
-        warehouse_port=int(port) if port else None,
+        warehouse_port=_port("WAREHOUSE_PORT", None),
         airflow_home=_path("AIRFLOW_HOME", home / "airflow"),
         airflow_database_url=os.environ.get("AIRFLOW_DATABASE_URL") or None,
+        airflow_api_port=_port("AIRFLOW_API_PORT", 8080) or 8080,
         landing=_path("LANDING_URL", home / "landing"),
         dbt_project=repo / "dbt_project",
         dbt_target=_path("DBT_TARGET_PATH", home / "dbt" / "target"),

@@ -1,5 +1,6 @@
 """`make up` starts a working Airflow (api-server, scheduler, dag-processor, triggerer); `make down` stops it."""
 
+import dataclasses
 import json
 import socket
 import time
@@ -26,10 +27,10 @@ def _health(port: int) -> dict | None:
         return None
 
 
-def test_up_serves_a_healthy_stack_and_down_stops_it(airflow_env, monkeypatch):
-    port = _free_port()
-    monkeypatch.setenv("AIRFLOW_API_PORT", str(port))
-    pids = orchestrate.up(airflow_env)
+def test_up_serves_a_healthy_stack_and_down_stops_it(airflow_env):
+    port = _free_port()  # not 8080: a developer's own `make up` may hold it
+    cfg = dataclasses.replace(airflow_env, airflow_api_port=port)
+    pids = orchestrate.up(cfg)
     try:
         assert set(pids) == set(orchestrate.COMPONENTS)
         deadline = time.monotonic() + 180
@@ -46,8 +47,8 @@ def test_up_serves_a_healthy_stack_and_down_stops_it(airflow_env, monkeypatch):
             "triggerer": "healthy",
             "dag_processor": "healthy",
         }
-        assert orchestrate.up(airflow_env) == pids  # idempotent: nothing started twice
+        assert orchestrate.up(cfg) == pids  # idempotent: nothing started twice
     finally:
-        stopped = orchestrate.down(airflow_env)
+        stopped = orchestrate.down(cfg)
     assert set(stopped) == set(orchestrate.COMPONENTS)
     assert _health(port) is None

@@ -6,6 +6,8 @@ from telco_dw.warehouse.connection import describe, warehouse_url
 
 
 def _load(monkeypatch, **env):
+    for setting in config.SETTINGS:
+        monkeypatch.delenv(setting.env, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     config.load.cache_clear()
@@ -39,7 +41,7 @@ def test_bad_warehouse_url_says_what_to_do(monkeypatch, tmp_path):
 
 
 def test_bad_port_is_rejected(monkeypatch, tmp_path):
-    with pytest.raises(ValueError, match="WAREHOUSE_PORT"):
+    with pytest.raises(UserError, match="WAREHOUSE_PORT"):
         _load(monkeypatch, TELCO_DW_HOME=str(tmp_path), WAREHOUSE_PORT="fifty")
 
 

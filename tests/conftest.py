@@ -33,6 +33,7 @@ else:
 sys.path.insert(0, str(REPO / "plugins"))
 
 from telco_dw import config  # noqa: E402
+from telco_dw.errors import UserError  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +51,13 @@ def warehouse(cfg: config.Config) -> Iterator[config.Config]:
     if cfg.embedded:
         embedded.start(cfg)
     with connect(cfg, autocommit=True) as conn:
-        ddl.ensure_all(conn)
+        try:
+            ddl.ensure_all(conn)
+        except UserError as exc:  # the test server was built by an older checkout: it is ours to rebuild
+            if "another version" not in str(exc):
+                raise
+            ddl.reset(conn)
+            ddl.ensure_all(conn)
     yield cfg
 
 

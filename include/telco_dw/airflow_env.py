@@ -15,6 +15,8 @@ from telco_dw.config import Config, local_secrets
 from telco_dw.warehouse.connection import sqlalchemy_url, warehouse_url
 
 WAREHOUSE_CONN_ID = "telco_warehouse"
+BILLING_CONN_ID = "billing_source"
+CRM_CONN_ID = "crm_api"
 
 
 def connection_json(libpq_url: str) -> str:
@@ -35,6 +37,9 @@ def connection_json(libpq_url: str) -> str:
 def environment(cfg: Config) -> dict[str, str]:
     """Variables to add to ``os.environ`` for any Airflow command or process of this project."""
     metadata = cfg.airflow_database_url or sqlalchemy_url(warehouse_url(cfg, "airflow"))
+    from telco_dw.sources.endpoints import resolve
+
+    endpoints = resolve(cfg)
     api_port = str(cfg.airflow_api_port)
     env = {
         "AIRFLOW_HOME": str(cfg.airflow_home),
@@ -59,9 +64,21 @@ def environment(cfg: Config) -> dict[str, str]:
         "DO_NOT_TRACK": "true",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": connection_json(warehouse_url(cfg)),
+        f"AIRFLOW_CONN_{BILLING_CONN_ID.upper()}": connection_json(endpoints.billing_url or ""),
         "TELCO_DW_HOME": str(cfg.home),
         "LANDING_URL": str(cfg.landing),
     }
+    if endpoints.crm_url:
+        crm = urlsplit(endpoints.crm_url)
+        env[f"AIRFLOW_CONN_{CRM_CONN_ID.upper()}"] = json.dumps(
+            {
+                "conn_type": "http",
+                "host": crm.hostname,
+                "port": crm.port or (443 if crm.scheme == "https" else 80),
+                "password": endpoints.crm_token or "",
+                "extra": {"https": crm.scheme == "https"},
+            }
+        )
     for key, value in local_secrets(cfg).items():
         env.setdefault(key, os.environ.get(key) or value)  # a deployment's own secret wins
     return env

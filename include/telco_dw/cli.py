@@ -20,6 +20,8 @@ from rich.table import Table
 
 from telco_dw import config, sources
 from telco_dw.errors import UserError
+from telco_dw.simulate.outbox import DIRTY_KINDS, OPT_IN_KINDS
+from telco_dw.simulate.world import SimConfig
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
@@ -67,6 +69,10 @@ def show_config() -> None:
         "AIRFLOW_DATABASE_URL": cfg.airflow_database_url or "(database airflow on the warehouse server)",
         "AIRFLOW_API_PORT": cfg.airflow_api_port,
         "LANDING_URL": cfg.landing,
+        "BILLING_SOURCE_URL": cfg.billing_source_url or "(database billing_src on the warehouse server)",
+        "CRM_API_URL": cfg.crm_api_url or "(the simulator of `telco-dw sources serve`)",
+        "CRM_API_TOKEN": "(set)" if cfg.crm_api_token else "(the simulator's)",
+        "TELCO_DW_OUTBOX": cfg.outbox,
         "DBT_TARGET_PATH": cfg.dbt_target,
         "TELCO_DW_DOCS": cfg.docs,
         "TELCO_DW_SECRETS_FILE": cfg.secrets_file,
@@ -129,6 +135,21 @@ def warehouse_status() -> None:
     console.print(f"warehouse {describe(warehouse_url(cfg))}: reachable, PostgreSQL {version}")
 
 
+@warehouse.command("reset")
+@click.option("--yes", is_flag=True, help="Confirm: drop raw data, quarantine, ledger and marts.")
+def warehouse_reset(yes: bool) -> None:
+    """Drop every schema telco-dw owns in the warehouse (raw_*, quarantine, audit, staging, marts)."""
+    from telco_dw.load import ddl
+    from telco_dw.warehouse.connection import connect, describe, warehouse_url
+
+    cfg = config.load()
+    if not yes:
+        raise UserError(f"this drops all telco-dw data in {describe(warehouse_url(cfg))}: add --yes to confirm")
+    with connect(cfg, autocommit=True) as conn:
+        ddl.reset(conn)
+    console.print(f"dropped {', '.join(ddl.WAREHOUSE_SCHEMAS)}")
+
+
 @warehouse.command("url")
 @click.option("--database", default=None, help="Database name (default: the warehouse database).")
 @click.option("--driver", default=None, help="SQLAlchemy driver suffix, e.g. psycopg2 → postgresql+psycopg2://")
@@ -143,20 +164,68 @@ def warehouse_url_cmd(database: str | None, driver: str | None) -> None:
 # --- data ---------------------------------------------------------------------------------------
 
 
-@cli.command()
-@click.option("--customers", default=200, show_default=True, help="Number of customers.")
-@click.option("--days", default=7, show_default=True, help="Number of days of activity.")
+@cli.group(invoke_without_command=True)
+@click.option("--customers", default=200, show_default=True, help="Customers at the start (more join daily).")
+@click.option("--days", default=7, show_default=True, help="Days of activity.")
 @click.option("--start", "start", default=DEMO_START.isoformat(), show_default=True, help="First day (YYYY-MM-DD).")
-@click.option("--seed", default=42, show_default=True, help="Random seed: same arguments, same files.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: LANDING_URL).")
-def simulate(customers: int, days: int, start: str, seed: int, out: Path | None) -> None:
-    """Generate a synthetic telco world: CRM, billing, network and survey extracts."""
+@click.option("--seed", default=42, show_default=True, help="Random seed: same arguments, byte-identical files.")
+@click.option("--dirty-rate", default=0.002, show_default=True, help="Share of records made dirty (0 = clean).")
+@click.option(
+    "--dirty-kinds",
+    default=",".join(DIRTY_KINDS),
+    show_default=True,
+    help=f"Comma-separated kinds of dirt; opt-in extra: {', '.join(OPT_IN_KINDS)}.",
+)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Outbox folder (default: TELCO_DW_OUTBOX).")
+@click.pass_context
+def simulate(
+    ctx: click.Context,
+    customers: int,
+    days: int,
+    start: str,
+    seed: int,
+    dirty_rate: float,
+    dirty_kinds: str,
+    out: Path | None,
+) -> None:
+    """Simulate a telco: CRM, billing, network and survey sources plus their ground truth.
+
+    Writes the outbox documented in docs/sources.md; `telco-dw sources serve` then serves it.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _simulate(
+        out or config.load().outbox,
+        SimConfig(
+            customers=customers,
+            days=days,
+            start=_date(start, "--start"),
+            seed=seed,
+            dirty_rate=dirty_rate,
+            dirty_kinds=tuple(k for k in dirty_kinds.split(",") if k),
+        ),
+    )
+
+
+def _simulate(out: Path, sim: SimConfig) -> None:
+    from rich.progress import Progress
+
     from telco_dw.simulate.world import generate
 
-    target = out or config.load().landing
-    with _step(f"generating {customers} customers x {days} days into {target}"):
-        summary = generate(target, customers=customers, days=days, start=_date(start, "--start"), seed=seed)
-    console.print(f"{summary.files} files, {sum(summary.rows.values())} rows")
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"simulating {sim.customers} customers x {sim.days} days", total=sim.days)
+            started = time.monotonic()
+            manifest = generate(out, sim, progress=lambda done, total: progress.update(task, completed=done))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    rows = sum(f["rows"] for f in manifest.files.values())
+    seconds = time.monotonic() - started
+    console.print(
+        f"[green]✓[/] simulated {sim.customers} customers x {sim.days} days into {out}: "
+        f"{len(manifest.files)} files, {rows} rows ({rows / max(seconds, 1e-9):,.0f} rows/s), "
+        f"dirty {manifest.totals() or 'none'}; ground truth in {out / 'truth.json'}"
+    )
 
 
 def _date(text: str, option: str) -> date:
@@ -168,17 +237,74 @@ def _date(text: str, option: str) -> date:
 
 @cli.command()
 @click.argument("source", type=click.Choice(sources.SOURCES))
-@click.option("--before", default=None, help="Land partitions before this day only (YYYY-MM-DD).")
-def ingest(source: str, before: str | None) -> None:
-    """Land one source's files from the landing folder (outside Airflow)."""
+@click.option("--end", default=None, help="End of the data interval (YYYY-MM-DD, exclusive; default: today).")
+def ingest(source: str, end: str | None) -> None:
+    """Land one source for a data interval, outside Airflow (same code as the DAG's task)."""
     from telco_dw.load.landing import land_source
+    from telco_dw.sources.endpoints import resolve
     from telco_dw.warehouse.connection import connect
 
     cfg = config.load()
+    until = _date(end, "--end") if end else datetime.now(UTC).date()
     with connect(cfg, autocommit=True) as conn:
-        results = land_source(conn, cfg.landing, source, before=_date(before, "--before") if before else None)
+        results = land_source(conn, source, resolve(cfg), until)
     for r in results:
-        console.print(f"{r.status:8} {r.rows_landed:>9} rows  {r.source_file} -> {r.table}")
+        console.print(
+            f"{r.status:8} {r.rows_read:>9} read {r.rows_landed:>9} landed {r.rows_quarantined:>6} quarantined  "
+            f"{r.source_ref} -> {r.table}"
+        )
+
+
+@cli.group("sources")
+def sources_group() -> None:
+    """The simulated source systems: CRM API, billing database, landed files."""
+
+
+@sources_group.command("serve")
+@click.option(
+    "--through", default=None, help="Make the world current before this day (default: the end of the simulation)."
+)
+def sources_serve(through: str | None) -> None:
+    """Start the CRM API simulator, advance billing_src and deliver the files due before a day."""
+    from telco_dw.sources import serve
+
+    cfg = config.load()
+    day = _date(through, "--through") if through else _simulation_end(cfg)
+    with _step(f"serving the simulated sources before {day}"):
+        state = serve.present(cfg, day)
+    console.print(
+        f"  CRM API {state['crm_api']} (token in {cfg.home / 'sources' / 'crm_api.token'}), billing_src rows "
+        f"{state['billing_rows']}, {state['files_delivered']} file(s) delivered into {cfg.landing}"
+    )
+
+
+@sources_group.command("stop")
+def sources_stop() -> None:
+    """Stop the CRM API simulator."""
+    from telco_dw.sources import serve
+
+    stopped = serve.stop_crm_api(config.load())
+    console.print("CRM API simulator stopped" if stopped else "CRM API simulator was not running")
+
+
+@sources_group.command("status")
+def sources_status() -> None:
+    """Show what the simulators serve."""
+    import json as json_mod
+
+    from telco_dw.sources import serve
+
+    console.print_json(json_mod.dumps(serve.status(config.load()), default=str))
+
+
+def _simulation_end(cfg: config.Config) -> date:
+    import json as json_mod
+
+    manifest = cfg.outbox / "manifest.json"
+    if not manifest.exists():
+        raise UserError(f"no simulation in {cfg.outbox}: run `telco-dw simulate` first")
+    args = json_mod.loads(manifest.read_text())["arguments"]
+    return date.fromisoformat(args["start"]) + timedelta(days=int(args["days"]))
 
 
 # --- Airflow ------------------------------------------------------------------------------------
@@ -274,18 +400,23 @@ def _run_pipeline(cfg: config.Config, end: date) -> None:
 
 
 @cli.command()
-@click.option("--customers", default=200, show_default=True, help="Number of customers to simulate.")
-@click.option("--days", default=7, show_default=True, help="Days of activity to simulate.")
+@click.option("--customers", default=1000, show_default=True, help="Number of customers to simulate.")
+@click.option("--days", default=14, show_default=True, help="Days of activity to simulate.")
 @click.option("--seed", default=42, show_default=True, help="Random seed.")
 def demo(customers: int, days: int, seed: int) -> None:
-    """Set up, generate a small world, run every DAG for real, and summarise. Safe to repeat."""
-    from telco_dw.simulate.world import generate
+    """Set up, simulate a small telco, serve its sources, run every DAG for real, summarise. Safe to repeat."""
+    from telco_dw.sources import serve
 
     cfg = config.load()
     _setup(cfg)
-    with _step(f"simulating {customers} customers x {days} days into {cfg.landing}"):
-        generate(cfg.landing, customers=customers, days=days, start=DEMO_START, seed=seed)
-    _run_pipeline(cfg, DEMO_START + timedelta(days=days))
+    _simulate(cfg.outbox, SimConfig(customers=customers, days=days, start=DEMO_START, seed=seed))
+    end = DEMO_START + timedelta(days=days)
+    with _step(f"serving the simulated sources before {end}"):
+        serve.present(cfg, end)
+    try:
+        _run_pipeline(cfg, end)
+    finally:
+        serve.stop_crm_api(cfg)
     _print_summary(cfg)
 
 
@@ -301,10 +432,10 @@ def _print_summary(cfg: config.Config) -> None:
 
     with connect(cfg) as conn:
         result = summary_mod.collect(conn)
-    landed = Table("source", "rows landed", "raw tables (rows now)", title="Landed")
+    landed = Table("source", "rows landed", "quarantined", "raw tables (rows now)", title="Landed")
     for source in sources.SOURCES:
         raw = ", ".join(f"{t.name} {result.raw_rows.get(t.qualified, 0)}" for t in sources.tables(source))
-        landed.add_row(source, str(result.landed.get(source, 0)), raw)
+        landed.add_row(source, str(result.landed.get(source, 0)), str(result.quarantined.get(source, 0)), raw)
     console.print(landed)
     marts = Table("mart", "rows", title="Marts")
     for name, rows in result.marts.items():
@@ -322,6 +453,7 @@ def _print_summary(cfg: config.Config) -> None:
         f"{cfg.airflow_home / 'passwords.json.generated'})\n"
         f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"
         "  quality       select * from audit.dq_results order by validated_at desc\n"
+        "  quarantine    select reason, count(*) from quarantine.<source> group by 1\n"
         "  docs          README.md, docs/architecture.md"
     )
 
@@ -330,9 +462,13 @@ def _print_summary(cfg: config.Config) -> None:
 def up() -> None:
     """Start Airflow (api-server, scheduler, dag-processor, triggerer) in the background."""
     from telco_dw import orchestrate
+    from telco_dw.sources import serve
 
     cfg = config.load()
     _setup(cfg)
+    if (cfg.outbox / "manifest.json").exists():
+        with _step("serving the simulated sources"):
+            serve.present(cfg, datetime.now(UTC).date())
     pids = orchestrate.up(cfg)
     for component, pid in pids.items():
         console.print(f"{component:14} pid {pid}  log {cfg.airflow_home / 'logs' / (component + '.out')}")
@@ -349,7 +485,11 @@ def down() -> None:
     from telco_dw.warehouse import embedded
 
     cfg = config.load()
+    from telco_dw.sources import serve
+
     stopped = orchestrate.down(cfg)
+    if serve.stop_crm_api(cfg):
+        stopped.append("CRM API simulator")
     console.print(f"stopped: {', '.join(stopped) or 'no Airflow components were running'}")
     if cfg.embedded:
         console.print(f"warehouse: {embedded.stop(cfg).describe()}")

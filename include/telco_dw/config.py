@@ -50,7 +50,16 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL of Airflow's metadata database; unset: database `airflow` on the warehouse server.",
     ),
     Setting("AIRFLOW_API_PORT", "8080", "Port of the Airflow UI/API that `make up` starts on 127.0.0.1."),
-    Setting("LANDING_URL", "$TELCO_DW_HOME/landing", "Where source files land (a folder; fsspec URLs later)."),
+    Setting("LANDING_URL", "$TELCO_DW_HOME/landing", "Where network and survey files land (a folder or fsspec URL)."),
+    Setting(
+        "BILLING_SOURCE_URL",
+        "",
+        "PostgreSQL URL of the billing OLTP database; unset: database billing_src on the warehouse server "
+        "(the simulator).",
+    ),
+    Setting("CRM_API_URL", "", "Base URL of the CRM API; unset: the simulator started by `telco-dw sources serve`."),
+    Setting("CRM_API_TOKEN", "", "Bearer token of the CRM API; unset: the simulator's generated token."),
+    Setting("TELCO_DW_OUTBOX", "$TELCO_DW_HOME/outbox", "Where `telco-dw simulate` writes the simulated sources."),
     Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
     Setting(
@@ -72,7 +81,12 @@ class Config:
     airflow_home: Path
     airflow_database_url: str | None
     airflow_api_port: int
-    landing: Path
+    landing: str
+    """A local folder or an fsspec URL (s3://, sftp://)."""
+    outbox: Path
+    billing_source_url: str | None
+    crm_api_url: str | None
+    crm_api_token: str | None
     dbt_project: Path
     dbt_target: Path
     docs: Path
@@ -123,7 +137,11 @@ def load() -> Config:
         airflow_home=_path("AIRFLOW_HOME", home / "airflow"),
         airflow_database_url=os.environ.get("AIRFLOW_DATABASE_URL") or None,
         airflow_api_port=_port("AIRFLOW_API_PORT", 8080) or 8080,
-        landing=_path("LANDING_URL", home / "landing"),
+        landing=os.environ.get("LANDING_URL") or str(home / "landing"),
+        outbox=_path("TELCO_DW_OUTBOX", home / "outbox"),
+        billing_source_url=os.environ.get("BILLING_SOURCE_URL") or None,
+        crm_api_url=os.environ.get("CRM_API_URL") or None,
+        crm_api_token=os.environ.get("CRM_API_TOKEN") or None,
         dbt_project=repo / "dbt_project",
         dbt_target=_path("DBT_TARGET_PATH", home / "dbt" / "target"),
         docs=_path("TELCO_DW_DOCS", home / "docs"),

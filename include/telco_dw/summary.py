@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 @dataclass
 class PipelineSummary:
     landed: dict[str, int] = field(default_factory=dict)  # source -> rows landed (ledger)
+    quarantined: dict[str, int] = field(default_factory=dict)  # source -> rows quarantined (ledger)
     raw_rows: dict[str, int] = field(default_factory=dict)  # raw table -> rows present
     batches: int = 0
     marts: dict[str, int] = field(default_factory=dict)  # mart table -> rows
@@ -30,10 +31,12 @@ def collect(conn: psycopg.Connection) -> PipelineSummary:
     """Read the summary from the warehouse (ledger, raw tables, marts, quality results)."""
     out = PipelineSummary()
     if _exists(conn, "audit.load_batches"):
-        for source, rows, batches in conn.execute(
-            "select source, sum(rows_landed)::bigint, count(*) from audit.load_batches group by source"
+        for source, rows, held, batches in conn.execute(
+            "select source, sum(rows_landed)::bigint, sum(rows_quarantined)::bigint, count(*) "
+            "from audit.load_batches group by source"
         ):
             out.landed[source] = rows
+            out.quarantined[source] = held
             out.batches += batches
     for source in sources.SOURCES:
         for table in sources.tables(source):

@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from telco_dw import config
-from telco_dw.airflow_env import WAREHOUSE_CONN_ID
+from telco_dw.airflow_env import BILLING_CONN_ID, CRM_CONN_ID, WAREHOUSE_CONN_ID
+from telco_dw.load.landing import Endpoints
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +27,38 @@ def warehouse_url_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     return f"postgresql://{rest}" if scheme in ("postgres", "postgresql") else uri
 
 
-def land(source: str, data_interval_end: datetime | date | None) -> dict[str, Any]:
-    """Land every file of ``source`` whose day ended by the end of the data interval (``dt < end``)."""
+def endpoints_from_connections() -> Endpoints:
+    """Where the sources are, from the Airflow connections ``crm_api`` and ``billing_source``."""
+    from airflow.sdk import Connection
+
+    cfg = config.load()
+    crm = Connection.get(CRM_CONN_ID)
+    scheme = "https" if (crm.extra_dejson or {}).get("https") else "http"
+    return Endpoints(
+        landing_url=cfg.landing,
+        billing_url=warehouse_url_from_connection(BILLING_CONN_ID),
+        crm_url=f"{scheme}://{crm.host}:{crm.port}",
+        crm_token=crm.password,
+    )
+
+
+def land(source: str, data_interval_end: datetime | date) -> dict[str, Any]:
+    """Land what ``source`` has for the data interval ending at ``data_interval_end``."""
     import psycopg
 
     from telco_dw.load.landing import land_source
 
-    before = data_interval_end.date() if isinstance(data_interval_end, datetime) else data_interval_end
-    cfg = config.load()
     with psycopg.connect(warehouse_url_from_connection(), autocommit=True) as conn:
-        results = land_source(conn, cfg.landing, source, before=before)
+        results = land_source(conn, source, endpoints_from_connections(), data_interval_end)
     landed = [r for r in results if r.status == "landed"]
     summary = {
         "source": source,
-        "files_seen": len(results),
-        "files_landed": len(landed),
+        "batches_seen": len(results),
+        "batches_landed": len(landed),
+        "rows_read": sum(r.rows_read for r in landed),
         "rows_landed": sum(r.rows_landed for r in landed),
+        "rows_quarantined": sum(r.rows_quarantined for r in landed),
+        "drift": {r.source_ref: r.notes for r in landed if r.notes},
     }
     log.info("ingest %s: %s", source, summary)
     return summary

@@ -1,17 +1,21 @@
 """End to end through real Airflow runs: four ingest DAGs, then transform (dbt + GX), twice."""
 
+import json
+import shutil
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from telco_dw import orchestrate, sources
-from telco_dw.simulate.world import generate
+from telco_dw.load import ddl
+from telco_dw.simulate.world import SimConfig, generate
+from telco_dw.sources import serve
 from telco_dw.warehouse.connection import connect
 
 pytestmark = pytest.mark.e2e
 
-CUSTOMERS = 40
-DAYS = 3
+CUSTOMERS = 150
+DAYS = 6
 START = date(2026, 10, 1)
 
 
@@ -36,13 +40,21 @@ def _run_pipeline(cfg) -> None:
 def first_run(airflow_env):
     cfg = airflow_env
     with connect(cfg, autocommit=True) as conn:  # a clean warehouse: this test owns the test server
-        for schema in ("raw_crm", "raw_billing", "raw_network", "raw_survey", "staging", "intermediate", "marts"):
-            conn.execute(f"drop schema if exists {schema} cascade")
-        conn.execute("drop table if exists audit.load_batches")
-    generate(cfg.landing, customers=CUSTOMERS, days=DAYS, start=START, seed=5)
-    _run_pipeline(cfg)
-    with connect(cfg) as conn:
-        return _table_counts(conn)
+        ddl.reset(conn)
+    with connect(cfg, "billing_src", autocommit=True) as conn:
+        conn.execute("drop schema public cascade")
+        conn.execute("create schema public")
+    shutil.rmtree(cfg.outbox, ignore_errors=True)
+    shutil.rmtree(cfg.landing, ignore_errors=True)
+    generate(cfg.outbox, SimConfig(customers=CUSTOMERS, days=DAYS, start=START, seed=5))
+    serve.present(cfg, START + timedelta(days=DAYS))
+    try:
+        _run_pipeline(cfg)
+        with connect(cfg) as conn:
+            counts = _table_counts(conn)
+        yield counts
+    finally:
+        serve.stop_crm_api(cfg)
 
 
 def test_every_raw_table_landed(first_run):

@@ -43,8 +43,16 @@ def test_warehouse_never_started(tmp_path):
 
 
 def test_unreachable_source_folder(warehouse, tmp_path):
-    line = _one_error_line(_run("ingest", "crm", LANDING_URL=str(tmp_path / "missing")))
-    assert str(tmp_path / "missing") in line and "telco-dw simulate" in line
+    line = _one_error_line(_run("ingest", "network", LANDING_URL=str(tmp_path / "missing")))
+    assert str(tmp_path / "missing") in line and "telco-dw sources serve" in line
+
+
+def test_unreachable_crm_api(warehouse):
+    done = _run("ingest", "crm", "--end", "2026-10-02", CRM_API_URL="http://127.0.0.1:1", CRM_API_TOKEN="t")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    *progress, line = [x for x in done.stderr.splitlines() if x.strip()]
+    assert progress and all("WARNING" in p and "retry" in p for p in progress)  # each retry is reported
+    assert line.startswith("error: the CRM API at http://127.0.0.1:1/v1/customers still failed after 6 attempts")
 
 
 def test_taken_port(tmp_path):

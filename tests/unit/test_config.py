@@ -22,7 +22,8 @@ def test_defaults_live_under_telco_dw_home(monkeypatch, tmp_path):
     assert cfg.embedded
     assert cfg.pg_data == tmp_path / "pg"
     assert cfg.airflow_home == tmp_path / "airflow"
-    assert cfg.landing == tmp_path / "landing"
+    assert cfg.landing == str(tmp_path / "landing")
+    assert cfg.outbox == tmp_path / "outbox"
     assert (cfg.dbt_project / "dbt_project.yml").exists()
 
 

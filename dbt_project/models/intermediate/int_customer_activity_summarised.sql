@@ -120,7 +120,7 @@ last_nps as (
         responses.nps_category as last_nps_category
     from responses
     where responses.survey_type = 'nps'
-    order by responses.customer_id asc, responses.submitted_at desc, responses.response_id desc
+    order by responses.customer_id asc, responses.submitted_at desc, responses.answer_id desc
 
 ),
 
@@ -128,7 +128,7 @@ response_counts as (
 
     select
         responses.customer_id,
-        count(*) as survey_response_count
+        count(distinct responses.response_id) as survey_response_count
     from responses
     group by responses.customer_id
 

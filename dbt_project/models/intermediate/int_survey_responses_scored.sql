@@ -9,6 +9,7 @@ responses as (
 scored as (
 
     select
+        answer_id,
         response_id,
         customer_id,
         survey_type,

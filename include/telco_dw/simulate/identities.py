@@ -7,7 +7,7 @@ IMEIs carry a valid Luhn check digit; IMSIs use MCC 460.
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN_M = "伟强磊军洋勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆"
@@ -120,3 +120,44 @@ def imsi(rng: random.Random, msisdn: str) -> str:
 def bank_card(rng: random.Random) -> str:
     body = "62" + "".join(str(rng.randrange(10)) for _ in range(16))
     return body + luhn_digit(body)
+
+
+_GOOD = (
+    "信号很好，网速快",
+    "客服很专业，问题当天就解决了",
+    "Great 5G coverage downtown",
+    "套餐性价比高",
+    "Happy with the service",
+)
+_BAD = (
+    "地下室经常没信号，投诉了好几次",
+    "账单比预期高，客服解释不清楚",
+    "Calls drop every evening at home",
+    "处理太慢了，等了三天",
+    "Internet is slow and support never called back",
+)
+_PII_TEMPLATES = (
+    "请回电 {mobile}",
+    "call me back on +86 {spaced}",
+    "我的手机号是{dashed}，麻烦尽快处理",
+    "email me at {email}",
+    "身份证号{id_card}，请核实实名信息",
+)
+
+
+def comment(rng: random.Random, score_share: float, msisdn: str) -> str:
+    """A survey comment in Chinese or English; some contain a phone number, email or ID number."""
+    if rng.random() < 0.45:
+        return ""
+    text = rng.choice(_GOOD if score_share >= 0.8 else _BAD)
+    if rng.random() < 0.15:
+        birth = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 365 * 40))
+        extra = rng.choice(_PII_TEMPLATES).format(
+            mobile=msisdn,
+            spaced=f"{msisdn[:3]} {msisdn[3:7]} {msisdn[7:]}",
+            dashed=f"{msisdn[:3]}-{msisdn[3:7]}-{msisdn[7:]}",
+            email=email(rng),
+            id_card=id_card(rng, birth, rng.choice("MF")),
+        )
+        text = f"{text}，{extra}" if rng.random() < 0.5 else f"{text}. {extra}"
+    return text

@@ -1,145 +1,160 @@
-"""A small, deterministic synthetic telco: customers, their subscriptions, bills, network and surveys.
+"""The simulated telco: customers, subscriptions, complaints, bills, the network and surveys.
 
-This is the walking skeleton's generator: it writes each source as daily CSV extracts under
-``<out>/<source>/<table>/dt=YYYY-MM-DD/<table>.csv`` with the columns declared in
-``telco_dw.sources.<source>.schema``. CRM and billing files are change extracts (day 0 holds the
-opening state, later days hold new and changed records); network and survey files hold the facts of
-their day. The same arguments always produce byte-identical files.
+Deterministic from (customers, days, start, seed, dirty settings): the same arguments write
+byte-identical files. The world advances one day at a time and writes each day's files before the
+next, so memory holds the customer state only (not the history).
+
+Cause and effect, so the marts have something true to find:
+- each customer lives in a cell; poor coverage (mean RSRP <= -105 dBm) lowers their satisfaction and
+  raises their complaint rate;
+- complaints answered late (> 24 h) or resolved late (> 48 h) lower CSAT, CES and satisfaction;
+- low satisfaction, a price raise and failed payments raise voluntary churn; a payment still failed
+  ten days after its due date ends in involuntary churn.
+
+The outbox layout and record fields are documented in ``docs/sources.md``.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from telco_dw import sources
+import numpy as np
+
 from telco_dw.simulate import identities as ids
+from telco_dw.simulate.network import write_network_day
+from telco_dw.simulate.outbox import DIRTY_KINDS, Dirt, Manifest
+from telco_dw.simulate.records import DayFiles
+from telco_dw.simulate.truth import Truth, month_key
 
 log = logging.getLogger(__name__)
 
-PLANS = (  # code, name, monthly fee (CNY, tax excluded), contract months
-    ("P19", "畅享19元套餐", Decimal("19.00"), 0),
-    ("P59", "畅享59元套餐", Decimal("59.00"), 12),
-    ("P99", "5G畅享99元套餐", Decimal("99.00"), 24),
-    ("P199", "5G尊享199元套餐", Decimal("199.00"), 24),
+PLANS = (  # code, name, monthly fee (CNY, tax excluded), contract months, weight
+    ("P19", "畅享19元套餐", Decimal("19.00"), 0, 2),
+    ("P59", "畅享59元套餐", Decimal("59.00"), 12, 4),
+    ("P99", "5G畅享99元套餐", Decimal("99.00"), 24, 3),
+    ("P199", "5G尊享199元套餐", Decimal("199.00"), 24, 1),
 )
+PRICE_RAISE = ("P59", Decimal("69.00"))  # plan whose fee rises mid-window, and the new fee
+TAX_RATE = Decimal("0.06")
+CENT = Decimal("0.01")
 TICKET_CHANNELS = ("hotline", "app", "store", "web")
 TICKET_CATEGORIES = ("network", "billing", "service", "product")
-COMMENTS = (
-    "信号不太好，地下室经常没网",
-    "客服态度很好，问题很快解决了",
-    "Bill was higher than expected this month",
-    "5G speed is great in the city centre",
-    "",
-    "",
-)
+PAY_METHODS = ("alipay", "wechat", "bank_card", "cash")
 
 
-@dataclass
-class WorldSummary:
-    """What :func:`generate` wrote: files and rows per ``raw`` table, and the customers it made."""
+@dataclass(frozen=True)
+class SimConfig:
+    """Arguments of a simulation; together they fully determine its output."""
 
-    out: Path
-    customers: int
-    days: int
-    files: int = 0
-    rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    customers: int = 200
+    days: int = 7
+    start: date = date(2026, 10, 1)
+    seed: int = 42
+    dirty_rate: float = 0.002
+    dirty_kinds: tuple[str, ...] = DIRTY_KINDS
+
+    def __post_init__(self) -> None:
+        if self.customers < 1 or self.days < 1:
+            raise ValueError("customers and days must be at least 1")
+
+    @property
+    def end(self) -> date:
+        """First day after the window."""
+        return self.start + timedelta(days=self.days)
 
 
-class _Writer:
-    """Appends rows to the per-day CSV file of each table, creating files with a header on first use."""
+@dataclass(slots=True)
+class Customer:
+    n: int
+    customer_id: str
+    msisdn: str
+    imei: str
+    cell: int
+    plan: int
+    fee: Decimal
+    satisfaction: float
+    signed_up_at: datetime
+    active: bool = True
+    price_raised: bool = False
+    failed_invoice: str | None = None
+    subscription: dict[str, Any] = field(default_factory=dict)
 
-    def __init__(self, out: Path, summary: WorldSummary) -> None:
+
+def _ts(day: date, seconds: float) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC) + timedelta(seconds=int(seconds))
+
+
+def _money(value: float | Decimal) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class World:
+    """State of the simulated operator; :meth:`run` advances it day by day and writes the outbox."""
+
+    def __init__(self, config: SimConfig, out: Path) -> None:
+        self.cfg = config
         self.out = out
-        self.summary = summary
-        self.columns = {(t.source, t.name): t.column_names for s in sources.SOURCES for t in sources.tables(s)}
-        self.rows: dict[tuple[str, str, date], list[list[str]]] = defaultdict(list)
+        self.rng = random.Random(f"{config.seed}/world")
+        self.truth = Truth()
+        self.manifest = Manifest(
+            arguments={
+                "customers": config.customers,
+                "days": config.days,
+                "start": config.start.isoformat(),
+                "seed": config.seed,
+                "dirty_rate": config.dirty_rate,
+                "dirty_kinds": list(config.dirty_kinds),
+            }
+        )
+        self.dirt = Dirt(config.seed, config.dirty_rate, config.dirty_kinds)
+        n_cells = max(20, config.customers // 100)
+        cell_rng = np.random.default_rng([config.seed, 7])
+        self.cell_rsrp = np.round(cell_rng.normal(-94.0, 8.0, n_cells), 1)
+        self.cell_tech = np.where(cell_rng.random(n_cells) < 0.4, "5G", "4G")
+        self.cell_region = [ids.PROVINCES[i % len(ids.PROVINCES)][0] for i in range(n_cells)]
+        self.customers: list[Customer] = []
+        self.scheduled: dict[date, list[tuple[Callable[..., None], tuple[Any, ...]]]] = defaultdict(list)
+        self.ticket_seq = 0
+        self.response_seq = 0
+        self.payment_seq = 0
+        self.exported: list[dict[str, Any]] = []
+        self.today = config.start
+        self.window_months = {month_key(config.start + timedelta(days=d)) for d in range(config.days)}
+        self.files: DayFiles
 
-    def add(self, source: str, table: str, day: date, record: dict[str, Any]) -> None:
-        cols = self.columns[(source, table)]
-        self.rows[(source, table, day)].append([_fmt(record.get(c)) for c in cols])
+    # --- set-up ------------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        for (source, table, day), rows in sorted(self.rows.items()):
-            path = self.out / source / table / f"dt={day.isoformat()}" / f"{table}.csv"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle, lineterminator="\n")
-                writer.writerow(self.columns[(source, table)])
-                writer.writerows(rows)
-            self.summary.files += 1
-            self.summary.rows[f"raw_{source}.{table}"] += len(rows)
-        self.rows.clear()
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _binomial(rng: random.Random, n: int, p: float) -> int:
-    """A binomial draw (normal approximation, clipped to 0..n); Python 3.11 has no binomialvariate."""
-    mean = n * p
-    return max(0, min(n, round(rng.gauss(mean, (mean * (1 - p)) ** 0.5))))
-
-
-def _at(day: date, rng: random.Random, start_hour: int = 8, end_hour: int = 22) -> datetime:
-    seconds = rng.randrange(start_hour * 3600, end_hour * 3600)
-    return datetime.combine(day, time(), tzinfo=UTC) + timedelta(seconds=seconds)
-
-
-def _month_start(day: date, back: int = 0) -> date:
-    year, month = day.year, day.month - back
-    while month <= 0:
-        month += 12
-        year -= 1
-    return date(year, month, 1)
-
-
-def generate(
-    out: Path, customers: int = 200, days: int = 7, start: date = date(2026, 10, 1), seed: int = 42
-) -> WorldSummary:
-    """Write all four sources for ``customers`` customers over ``days`` days from ``start``.
-
-    Guarantees: deterministic for the same arguments; every customer appears in the CRM day-0
-    extract with at least one subscription and one billing account; files for a day are complete
-    when the function returns (existing files for those days are overwritten, others left alone).
-    """
-    if customers < 1 or days < 1:
-        raise ValueError("customers and days must be at least 1")
-    rng = random.Random(seed)
-    summary = WorldSummary(out=out, customers=customers, days=days)
-    writer = _Writer(out, summary)
-    day0 = start
-    cells = [
-        (f"CELL{i:05d}", rng.choice(ids.PROVINCES)[0], "5G" if rng.random() < 0.4 else "4G", rng.gauss(-92, 9))
-        for i in range(max(10, customers // 20))
-    ]
-    people = []
-    for n in range(customers):
-        cid = f"C{n + 1:07d}"
-        province, city = rng.choice(ids.PROVINCES)
-        birth = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))
+    def _new_customer(self, files: DayFiles, signed: datetime, day: date, opening: bool) -> Customer:
+        n = len(self.customers) + 1
+        rng = random.Random(f"{self.cfg.seed}/customer/{n}")
         gender = rng.choice("MF")
-        signed = datetime.combine(day0, time(), tzinfo=UTC) - timedelta(days=rng.randrange(1, 365 * 6))
-        plan = rng.choices(PLANS, weights=(2, 4, 3, 1))[0]
+        birth = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 56))
+        province, city = rng.choice(ids.PROVINCES)
+        plan = rng.choices(range(len(PLANS)), weights=[p[4] for p in PLANS])[0]
+        cell = rng.randrange(len(self.cell_rsrp))
+        poor = self.cell_rsrp[cell] <= -105
         msisdn = ids.mobile(rng)
-        home_cell = rng.choice(cells)
-        person: dict[str, Any] = {
-            "customer_id": cid,
+        cust = Customer(
+            n=n,
+            customer_id=f"C{n:07d}",
+            msisdn=msisdn,
+            imei=ids.imei(rng),
+            cell=cell,
+            plan=plan,
+            fee=PLANS[plan][2],
+            satisfaction=rng.gauss(8.1, 1.1) - (1.6 if poor else 0.0),
+            signed_up_at=signed,
+        )
+        record = {
+            "customer_id": cust.customer_id,
             "full_name": ids.chinese_name(rng, gender),
             "gender": gender,
             "birth_date": birth,
@@ -152,189 +167,372 @@ def generate(
             "created_at": signed,
             "updated_at": signed,
         }
-        writer.add("crm", "customers", day0, person)
-        sub: dict[str, Any] = {
-            "subscription_id": f"S{n + 1:07d}",
-            "customer_id": cid,
+        files.add("crm", "customers", record)
+        if opening:
+            self.exported.append(record)
+        cust.subscription = {
+            "subscription_id": f"S{n:07d}",
+            "customer_id": cust.customer_id,
             "msisdn": msisdn,
-            "plan_code": plan[0],
-            "plan_name": plan[1],
-            "monthly_fee": plan[2],
-            "contract_months": plan[3],
+            "plan_code": PLANS[plan][0],
+            "plan_name": PLANS[plan][1],
+            "monthly_fee": cust.fee,
+            "contract_months": PLANS[plan][3],
             "status": "active",
             "activated_at": signed,
             "deactivated_at": None,
             "churn_type": None,
             "updated_at": signed,
         }
-        writer.add("crm", "subscriptions", day0, sub)
-        account: dict[str, Any] = {
-            "account_id": f"A{n + 1:07d}",
-            "customer_id": cid,
-            "pay_method": rng.choice(("alipay", "wechat", "bank_card", "cash")),
-            "bank_card_no": ids.bank_card(rng),
-            "opened_at": signed,
-            "updated_at": signed,
-        }
-        writer.add("billing", "accounts", day0, account)
-        for back in (3, 2, 1):
-            month = _month_start(day0, back)
-            if datetime.combine(month, time(), tzinfo=UTC) < signed:
-                continue
-            inv_id = f"I{n + 1:07d}{month:%Y%m}"
-            issued = datetime.combine(_month_start(day0, back - 1), time(2), tzinfo=UTC)
-            amount = plan[2] + Decimal(rng.randrange(0, 3000)) / 100
-            writer.add(
+        files.add("crm", "subscriptions", dict(cust.subscription))
+        files.add(
+            "billing",
+            "accounts",
+            {
+                "account_id": f"A{n:07d}",
+                "customer_id": cust.customer_id,
+                "pay_method": rng.choice(PAY_METHODS),
+                "bank_card_no": ids.bank_card(rng),
+                "opened_at": signed,
+                "updated_at": signed,
+            },
+        )
+        self.customers.append(cust)
+        return cust
+
+    def _opening(self, files: DayFiles) -> None:
+        """Day 0: the customers already there, with two months of settled bills as history."""
+        day0 = self.cfg.start
+        for _ in range(self.cfg.customers):
+            signed = _ts(day0, 0) - timedelta(days=self.rng.randrange(1, 365 * 6), seconds=self.rng.randrange(86400))
+            cust = self._new_customer(files, signed, day0, opening=True)
+            for back in (2, 1):
+                month = _month_start(day0, back)
+                if _ts(month, 0) >= signed:
+                    self._invoice(files, cust, month, _ts(month, 7200), history=True)
+            month = _month_start(day0, 0)
+            if day0.day != 1:  # this month's bill was issued before the window opened
+                self._invoice(files, cust, month, max(_ts(month, 7200), signed), history=True)
+
+    # --- billing -----------------------------------------------------------------------------
+
+    def _invoice(self, files: DayFiles, cust: Customer, month: date, issued: datetime, history: bool = False) -> None:
+        rng = random.Random(f"{self.cfg.seed}/invoice/{cust.n}/{month}")
+        invoice_id = f"I{cust.n:07d}{month:%Y%m}"
+        lines = [("plan_fee", cust.fee)]
+        if rng.random() < 0.3:
+            lines.append(("data_overage", _money(rng.uniform(5, 50))))
+        if rng.random() < 0.1:
+            lines.append(("vas", Decimal("10.00")))
+        if rng.random() < 0.1:
+            lines.append(("discount", Decimal("-5.00")))
+        amount = sum((a for _, a in lines), Decimal("0"))
+        for k, (kind, value) in enumerate(lines, start=1):
+            files.add(
                 "billing",
-                "invoices",
-                day0,
+                "invoice_lines",
                 {
-                    "invoice_id": inv_id,
-                    "account_id": account["account_id"],
-                    "billing_month": month,
-                    "amount_excl_tax": amount,
-                    "tax_amount": (amount * Decimal("0.06")).quantize(Decimal("0.01")),
-                    "issued_at": issued,
-                    "due_date": issued.date() + timedelta(days=15),
+                    "line_id": f"{invoice_id}-{k}",
+                    "invoice_id": invoice_id,
+                    "line_type": kind,
+                    "amount_excl_tax": value,
                     "updated_at": issued,
                 },
             )
-            status = rng.choices(("settled", "late", "failed"), weights=(90, 7, 3))[0]
-            paid = issued + timedelta(days=rng.randrange(1, 14) + (20 if status == "late" else 0))
-            writer.add(
-                "billing",
-                "payments",
-                day0,
-                {
-                    "payment_id": f"Y{inv_id[1:]}",
-                    "invoice_id": inv_id,
-                    "amount": (amount * Decimal("1.06")).quantize(Decimal("0.01")),
-                    "paid_at": None if status == "failed" else paid,
-                    "status": status,
-                    "updated_at": min(paid, datetime.combine(day0, time(), tzinfo=UTC)),
-                },
-            )
-        people.append((person, sub, home_cell))
+        due = issued.date() + timedelta(days=15)
+        files.add(
+            "billing",
+            "invoices",
+            {
+                "invoice_id": invoice_id,
+                "account_id": f"A{cust.n:07d}",
+                "billing_month": month,
+                "amount_excl_tax": amount,
+                "tax_amount": _money(amount * TAX_RATE),
+                "issued_at": issued,
+                "due_date": due,
+                "updated_at": issued,
+            },
+        )
+        total = amount + _money(amount * TAX_RATE)
+        self.payment_seq += 1
+        payment = {
+            "payment_id": f"Y{invoice_id[1:]}",
+            "invoice_id": invoice_id,
+            "amount": total,
+            "status": "pending",
+            "paid_at": None,
+            "updated_at": issued,
+        }
+        if month_key(month) in self._window_months():
+            self.truth.months[month_key(month)].revenue_excl_tax += amount
+        if history:
+            payment.update(status="settled", paid_at=issued + timedelta(days=3), updated_at=issued + timedelta(days=3))
+            files.add("billing", "payments", payment)
+            return
+        attempt = issued.date() + timedelta(days=rng.randrange(0, 6))
+        p_fail = 0.02 + (0.04 if cust.satisfaction < 6 else 0.0)
+        outcome = rng.choices(("settled", "late", "failed"), weights=(1 - p_fail - 0.06, 0.06, p_fail))[0]
+        self._at(attempt, self._payment_created, payment, outcome, due, rng.randrange(3600, 86000))
 
-    ticket_seq = 0
-    response_seq = 0
-    for offset in range(days):
-        day = day0 + timedelta(days=offset)
-        for cell_id, region, tech, base_rsrp in cells:
-            for hour in range(24):
-                attempts = rng.randrange(50, 400)
-                setups = attempts - _binomial(rng, attempts, 0.012)
-                writer.add(
-                    "network",
-                    "cell_kpi_hourly",
-                    day,
-                    {
-                        "cell_id": cell_id,
-                        "region": region,
-                        "technology": tech,
-                        "hour_start": datetime.combine(day, time(hour), tzinfo=UTC),
-                        "rsrp_dbm": round(max(-140.0, min(-44.0, rng.gauss(base_rsrp, 4))), 1),
-                        "rsrq_db": round(max(-19.5, min(-3.0, rng.gauss(-10, 2.5))), 1),
-                        "sinr_db": round(max(-23.0, min(40.0, rng.gauss(14, 6))), 1),
-                        "dl_mbps": round(rng.uniform(150, 500) if tech == "5G" else rng.uniform(20, 80), 2),
-                        "ul_mbps": round(rng.uniform(20, 80) if tech == "5G" else rng.uniform(5, 20), 2),
-                        "latency_ms": round(rng.uniform(15, 60), 1),
-                        "call_attempts": attempts,
-                        "call_setups": setups,
-                        "call_drops": _binomial(rng, setups, 0.008),
-                    },
+    def _payment_created(
+        self, files: DayFiles, day: date, payment: dict[str, Any], outcome: str, due: date, secs: int
+    ) -> None:
+        payment = dict(payment, updated_at=_ts(day, secs))
+        files.add("billing", "payments", dict(payment))
+        settle_day = due + timedelta(days=3) if outcome == "late" else day + timedelta(days=1)
+        self._at(settle_day, self._payment_settled, payment, outcome, due, secs)
+
+    def _payment_settled(
+        self, files: DayFiles, day: date, payment: dict[str, Any], outcome: str, due: date, secs: int
+    ) -> None:
+        when = _ts(day, secs)
+        if outcome == "failed":
+            files.add("billing", "payments", dict(payment, status="failed", updated_at=when))
+            cust = self.customers[int(payment["invoice_id"][1:8]) - 1]
+            cust.failed_invoice = payment["invoice_id"]
+            cust.satisfaction -= 0.3
+            self._at(due + timedelta(days=10), self._involuntary_churn, cust, payment["invoice_id"])
+        else:
+            files.add("billing", "payments", dict(payment, status=outcome, paid_at=when, updated_at=when))
+
+    def _involuntary_churn(self, files: DayFiles, day: date, cust: Customer, invoice_id: str) -> None:
+        if cust.active and cust.failed_invoice == invoice_id:
+            self._churn(files, cust, _ts(day, 3600), "involuntary")
+
+    # --- CRM events ----------------------------------------------------------------------------
+
+    def _churn(self, files: DayFiles, cust: Customer, when: datetime, kind: str) -> None:
+        cust.active = False
+        cust.subscription.update(status="churned", deactivated_at=when, churn_type=kind, updated_at=when)
+        files.add("crm", "subscriptions", dict(cust.subscription))
+        month = self.truth.months[month_key(when)]
+        if kind == "voluntary":
+            month.lost_voluntary += 1
+        else:
+            month.lost_involuntary += 1
+
+    def _ticket(self, files: DayFiles, day: date, cust: Customer, poor: bool) -> None:
+        rng = self.rng
+        self.ticket_seq += 1
+        created = _ts(day, rng.uniform(8 * 3600, 22 * 3600))
+        response_hours = rng.expovariate(1 / 9.0)
+        resolve_hours = response_hours + rng.expovariate(1 / 20.0)
+        contacts = 1 if rng.random() < 0.72 else rng.randrange(2, 5)
+        ticket = {
+            "ticket_id": f"T{self.ticket_seq:08d}",
+            "customer_id": cust.customer_id,
+            "channel": rng.choice(TICKET_CHANNELS),
+            "category": "network" if poor and rng.random() < 0.7 else rng.choice(TICKET_CATEGORIES),
+            "created_at": created,
+            "first_response_at": None,
+            "resolved_at": None,
+            "contact_count": 1,
+            "status": "open",
+            "updated_at": created,
+        }
+        files.add("crm", "tickets", dict(ticket))
+        responded = created + timedelta(hours=response_hours)
+        resolved = created + timedelta(hours=resolve_hours)
+        window_end = _ts(self.cfg.end, 0)
+        month = self.truth.months[month_key(created)]
+        month.tickets += 1
+        month.met_24h_response += int(response_hours <= 24 and responded < window_end)
+        month.met_48h_resolution += int(resolve_hours <= 48 and resolved < window_end)
+        month.first_contact_resolutions += int(contacts == 1 and resolved < window_end)
+        slow = resolve_hours > 48 or response_hours > 24
+        if slow:
+            cust.satisfaction -= 0.8
+        self._at(responded.date(), self._ticket_update, ticket, {"first_response_at": responded}, responded)
+        final = {"resolved_at": resolved, "status": "resolved", "contact_count": contacts}
+        self._at(resolved.date(), self._ticket_update, ticket, final, resolved, cust, slow)
+
+    def _ticket_update(
+        self,
+        files: DayFiles,
+        day: date,
+        ticket: dict[str, Any],
+        change: dict[str, Any],
+        when: datetime,
+        cust: Customer | None = None,
+        slow: bool = False,
+    ) -> None:
+        ticket.update(change, updated_at=when)
+        files.add("crm", "tickets", dict(ticket))
+        if cust is not None:  # resolved: ask how it went
+            rng = random.Random(f"{self.cfg.seed}/after/{ticket['ticket_id']}")
+            if rng.random() < 0.6:
+                score = max(1, min(10, round(rng.gauss(5.8 if slow else 8.7, 1.4))))
+                self._at_response(
+                    files,
+                    when + timedelta(hours=rng.uniform(1, 30)),
+                    cust,
+                    "csat",
+                    "complaint",
+                    score,
+                    10,
+                    ticket["ticket_id"],
                 )
-        for person, sub, (cell_id, _region, tech, base_rsrp) in people:
-            if sub["status"] != "active":
+            if rng.random() < 0.3:
+                score = max(1, min(7, round(rng.gauss(3.8 if slow else 5.7, 1.0))))
+                self._at_response(
+                    files,
+                    when + timedelta(hours=rng.uniform(1, 30)),
+                    cust,
+                    "ces",
+                    "complaint",
+                    score,
+                    7,
+                    ticket["ticket_id"],
+                )
+
+    def _at_response(self, files: DayFiles, when: datetime, cust: Customer, *args: Any) -> None:
+        self._at(when.date(), self._response_on, when, cust, *args)
+
+    def _response_on(self, files: DayFiles, day: date, when: datetime, cust: Customer, *args: Any) -> None:
+        self._response(files, when, cust, *args)
+
+    def _response(
+        self,
+        files: DayFiles,
+        when: datetime,
+        cust: Customer,
+        kind: str,
+        touchpoint: str,
+        score: int,
+        scale: int,
+        ticket_id: str | None,
+    ) -> None:
+        self.response_seq += 1
+        rng = random.Random(f"{self.cfg.seed}/comment/{self.response_seq}")
+        files.add_response(
+            {
+                "response_id": f"R{self.response_seq:08d}",
+                "submitted_at": when,
+                "respondent": {"customer_id": cust.customer_id, "msisdn": cust.msisdn},
+                "survey": {"type": kind, "touchpoint": touchpoint, "ticket_id": ticket_id},
+                "answers": [{"question": _QUESTION[kind], "score": score, "scale_max": scale}],
+                "comment": ids.comment(rng, score / scale, cust.msisdn),
+            }
+        )
+        month = self.truth.months[month_key(when)]
+        if kind == "nps":
+            month.nps_responses += 1
+            month.nps_promoters += int(score >= 9)
+            month.nps_detractors += int(score <= 6)
+        elif kind == "csat":
+            month.csat_responses += 1
+            month.csat_top2 += int(score >= 9)
+        else:
+            month.ces_responses += 1
+            month.ces_sum += score
+
+    # --- the day loop ---------------------------------------------------------------------------
+
+    def _at(self, day: date, action: Callable[..., None], *args: Any) -> None:
+        """Run ``action(files, day, *args)`` on ``day``: now if that is today, never if after the window."""
+        if day <= self.today:
+            action(self.files, self.today, *args)
+        elif day < self.cfg.end:
+            self.scheduled[day].append((action, args))
+
+    def _window_months(self) -> set[str]:
+        return self.window_months
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> Manifest:
+        cfg = self.cfg
+        raise_day = cfg.start + timedelta(days=cfg.days // 2)
+        for offset in range(cfg.days):
+            day = cfg.start + timedelta(days=offset)
+            files = DayFiles(self.out, day, self.manifest, self.dirt)
+            self.today, self.files = day, files
+            if offset == 0:
+                self._opening(files)
+            active = [c for c in self.customers if c.active]
+            month = self.truth.months[month_key(day)]
+            if day.day == 1 or offset == 0:
+                month.active_at_start = len(active)
+            month.days += 1
+            month.active_subscriber_days += len(active)
+            for action, args in self.scheduled.pop(day, []):
+                action(files, day, *args)
+            if day.day == 1:
+                for cust in active:
+                    if cust.active:
+                        self._invoice(files, cust, day, _ts(day, 7200))
+            if day == raise_day and cfg.days > 1:
+                self._raise_prices(files, day)
+            for _ in range(_poisson(self.rng, cfg.customers * 0.0008)):
+                cust = self._new_customer(files, _ts(day, self.rng.uniform(9 * 3600, 21 * 3600)), day, opening=False)
+                self._invoice(files, cust, day, cust.signed_up_at + timedelta(minutes=5))
+            self._daily_behaviour(files, day)
+            write_network_day(self, files, day, offset)
+            files.write(self.exported if offset == 0 else None)
+            if progress:
+                progress(offset + 1, cfg.days)
+        self.truth.write(self.out / "truth.json")
+        self.manifest.write(self.out)
+        return self.manifest
+
+    def _raise_prices(self, files: DayFiles, day: date) -> None:
+        code, fee = PRICE_RAISE
+        for cust in self.customers:
+            if cust.active and cust.subscription["plan_code"] == code:
+                cust.fee = fee
+                cust.price_raised = True
+                cust.subscription.update(monthly_fee=fee, updated_at=_ts(day, 600))
+                files.add("crm", "subscriptions", dict(cust.subscription))
+
+    def _daily_behaviour(self, files: DayFiles, day: date) -> None:
+        rng = self.rng
+        for cust in self.customers:
+            if not cust.active:
                 continue
-            writer.add(
-                "network",
-                "subscriber_experience_daily",
-                day,
-                {
-                    "usage_date": day,
-                    "msisdn": sub["msisdn"],
-                    "imsi": ids.imsi(rng, sub["msisdn"]),
-                    "imei": ids.imei(rng),
-                    "serving_cell_id": cell_id,
-                    "volume_mb": round(rng.lognormvariate(6, 1), 2),
-                    "avg_dl_mbps": round(rng.uniform(100, 400) if tech == "5G" else rng.uniform(10, 60), 2),
-                    "avg_rsrp_dbm": round(max(-140.0, min(-44.0, rng.gauss(base_rsrp, 5))), 1),
-                },
-            )
-            poor = base_rsrp <= -105
-            if rng.random() < (0.03 if poor else 0.01):
-                ticket_seq += 1
-                created = _at(day, rng)
-                response = created + timedelta(hours=rng.expovariate(1 / 10))
-                resolved = response + timedelta(hours=rng.expovariate(1 / 20))
-                ticket = {
-                    "ticket_id": f"T{ticket_seq:08d}",
-                    "customer_id": person["customer_id"],
-                    "channel": rng.choice(TICKET_CHANNELS),
-                    "category": "network" if poor else rng.choice(TICKET_CATEGORIES),
-                    "created_at": created,
-                    "first_response_at": response,
-                    "resolved_at": resolved,
-                    "contact_count": 1 if rng.random() < 0.7 else rng.randrange(2, 5),
-                    "status": "resolved",
-                    "updated_at": resolved,
-                }
-                writer.add("crm", "tickets", day, ticket)
-                response_seq += 1
-                writer.add("survey", "responses", day, _response(rng, response_seq, person, sub, day, "csat", ticket))
-            if rng.random() < 0.02:
-                response_seq += 1
-                writer.add(
-                    "survey", "responses", day, _response(rng, response_seq, person, sub, day, "nps", None, poor)
+            poor = bool(self.cell_rsrp[cust.cell] <= -105)
+            if rng.random() < (0.006 if poor else 0.0015):
+                self._ticket(files, day, cust, poor)
+            if rng.random() < 1 / 45:
+                score = max(0, min(10, round(rng.gauss(cust.satisfaction, 1.3))))
+                self._response(
+                    files, _ts(day, rng.uniform(9 * 3600, 23 * 3600)), cust, "nps", "relationship", score, 10, None
                 )
-            if offset > 0 and rng.random() < 0.002:
-                churned_at = _at(day, rng)
-                sub.update(
-                    status="churned",
-                    deactivated_at=churned_at,
-                    updated_at=churned_at,
-                    churn_type=rng.choices(("voluntary", "involuntary"), weights=(3, 1))[0],
-                )
-                writer.add("crm", "subscriptions", day, dict(sub))
-    writer.flush()
-    log.info("generated %d customers x %d days into %s (%d files)", customers, days, out, summary.files)
-    return summary
+            hazard = 0.0004 + 0.0025 * max(0.0, 7.0 - cust.satisfaction) + (0.002 if cust.price_raised else 0.0)
+            if rng.random() < hazard:
+                self._churn(files, cust, _ts(day, rng.uniform(8 * 3600, 20 * 3600)), "voluntary")
 
 
-def _response(
-    rng: random.Random,
-    seq: int,
-    person: dict[str, Any],
-    sub: dict[str, Any],
-    day: date,
-    kind: str,
-    ticket: dict[str, Any] | None,
-    poor: bool = False,
-) -> dict[str, Any]:
-    if kind == "nps":
-        score = max(0, min(10, round(rng.gauss(6.5 if poor else 8.0, 2))))
-        scale = 10
-        touchpoint = "relationship"
-    else:
-        slow = ticket is not None and (ticket["resolved_at"] - ticket["created_at"]) > timedelta(hours=48)
-        score = max(1, min(10, round(rng.gauss(6.0 if slow else 8.5, 1.8))))
-        scale = 10
-        touchpoint = "complaint"
-    return {
-        "response_id": f"R{seq:08d}",
-        "customer_id": person["customer_id"],
-        "msisdn": sub["msisdn"],
-        "survey_type": kind,
-        "touchpoint": touchpoint,
-        "ticket_id": ticket["ticket_id"] if ticket else None,
-        "submitted_at": _at(day, rng, 9, 23),
-        "score": score,
-        "scale_max": scale,
-        "comment": rng.choice(COMMENTS),
-    }
+_QUESTION = {"nps": "likelihood_to_recommend", "csat": "satisfaction_with_resolution", "ces": "ease_of_resolution"}
 
 
-def iter_files(out: Path) -> Iterable[Path]:
-    """Every CSV file the generator wrote under ``out``, in a stable order."""
-    return sorted(out.rglob("*.csv"))
+def _month_start(day: date, back: int) -> date:
+    year, month = day.year, day.month - back
+    while month <= 0:
+        month += 12
+        year -= 1
+    return date(year, month, 1)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    count, limit, product = 0, pow(2.718281828459045, -mean), rng.random()
+    while product > limit and count < 10 * mean + 10:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+def generate(
+    out: Path, config: SimConfig | None = None, progress: Callable[[int, int], None] | None = None
+) -> Manifest:
+    """Write the whole outbox for ``config`` into ``out`` (see ``docs/sources.md``).
+
+    Guarantees: same config → byte-identical files; ``truth.json`` holds the monthly ground truth of
+    the clean events; ``manifest.json`` lists every file and every injected dirty record by kind.
+    Files of earlier runs in ``out`` with other names are left alone; use an empty folder.
+    """
+    config = config or SimConfig()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = World(config, out).run(progress)
+    log.info(
+        "simulated %d customers x %d days into %s (%d files)", config.customers, config.days, out, len(manifest.files)
+    )
+    return manifest

@@ -12,6 +12,8 @@ class Column:
     name: str
     type: str
     required: bool = False
+    check: str | None = None
+    """SQL condition on the typed value, e.g. ``between -156 and -31``; failing rows are quarantined."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
+    checks: tuple[tuple[str, str], ...] = ()
+    """Row conditions over typed columns as (description, SQL), e.g. ("score within its scale", ...)."""
 
     @property
     def schema(self) -> str:
@@ -37,12 +41,25 @@ class Table:
 
 
 def table(
-    source: str, name: str, key: str | tuple[str, ...], *columns: tuple[str, str] | tuple[str, str, bool]
+    source: str,
+    name: str,
+    key: str | tuple[str, ...],
+    *columns: tuple[str, str] | tuple[str, str, bool] | tuple[str, str, bool, str],
+    checks: tuple[tuple[str, str], ...] = (),
 ) -> Table:
     """Shorthand for the per-source schema modules: ``table(source, name, key, (column, type[, required]), ...)``.
 
-    Key columns are always required.
+    A column tuple is ``(name, type)``, ``(name, type, required)`` or ``(name, type, required, check)``;
+    key columns are always required.
     """
     keys = (key,) if isinstance(key, str) else key
-    cols = tuple(Column(c[0], c[1], bool(c[2]) if len(c) > 2 else c[0] in keys) for c in columns)  # type: ignore[misc]
-    return Table(source=source, name=name, columns=cols, key=keys)
+    cols = tuple(
+        Column(
+            c[0],
+            c[1],
+            bool(c[2]) or c[0] in keys if len(c) > 2 else c[0] in keys,  # type: ignore[misc]
+            c[3] if len(c) > 3 else None,  # type: ignore[misc]
+        )
+        for c in columns
+    )
+    return Table(source=source, name=name, columns=cols, key=keys, checks=checks)

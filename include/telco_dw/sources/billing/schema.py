@@ -1,4 +1,4 @@
-"""Tables landed from billing into ``raw_billing``. Personal column: bank card number (sensitive)."""
+"""Tables landed from the billing OLTP database into ``raw_billing``. Personal: bank card number (sensitive)."""
 
 from telco_dw.sources.schema import table
 
@@ -21,10 +21,21 @@ INVOICES = table(
     ("invoice_id", "text"),
     ("account_id", "text", True),
     ("billing_month", "date", True),
-    ("amount_excl_tax", "numeric(12,2)", True),
-    ("tax_amount", "numeric(12,2)", True),
+    ("amount_excl_tax", "numeric(12,2)", True, ">= 0"),
+    ("tax_amount", "numeric(12,2)", True, ">= 0"),
     ("issued_at", "timestamptz", True),
     ("due_date", "date", True),
+    ("updated_at", "timestamptz", True),
+)
+
+INVOICE_LINES = table(
+    "billing",
+    "invoice_lines",
+    "line_id",
+    ("line_id", "text"),
+    ("invoice_id", "text", True),
+    ("line_type", "text", True),
+    ("amount_excl_tax", "numeric(12,2)", True),
     ("updated_at", "timestamptz", True),
 )
 
@@ -34,10 +45,10 @@ PAYMENTS = table(
     "payment_id",
     ("payment_id", "text"),
     ("invoice_id", "text", True),
-    ("amount", "numeric(12,2)", True),
-    ("paid_at", "timestamptz"),
+    ("amount", "numeric(12,2)", True, ">= 0"),
     ("status", "text", True),
+    ("paid_at", "timestamptz"),
     ("updated_at", "timestamptz", True),
 )
 
-TABLES = (ACCOUNTS, INVOICES, PAYMENTS)
+TABLES = (ACCOUNTS, INVOICES, INVOICE_LINES, PAYMENTS)

@@ -1,4 +1,7 @@
-"""Tables landed from the CRM into ``raw_crm``. Personal columns: name, birth date, ID card, mobile, email, address."""
+"""Tables landed from the CRM API into ``raw_crm``.
+
+Personal columns: name, birth date, ID card, mobile, email, address, MSISDN.
+"""
 
 from telco_dw.sources.schema import table
 
@@ -9,7 +12,7 @@ CUSTOMERS = table(
     ("customer_id", "text"),
     ("full_name", "text", True),
     ("gender", "text"),
-    ("birth_date", "date"),
+    ("birth_date", "date", False, "<= current_date"),
     ("id_card_no", "text"),
     ("mobile", "text"),
     ("email", "text"),

@@ -13,9 +13,9 @@ CELL_KPI_HOURLY = table(
     ("region", "text", True),
     ("technology", "text", True),
     ("hour_start", "timestamptz"),
-    ("rsrp_dbm", "numeric(6,1)"),
-    ("rsrq_db", "numeric(5,1)"),
-    ("sinr_db", "numeric(5,1)"),
+    ("rsrp_dbm", "numeric(6,1)", False, "between -156 and -31"),
+    ("rsrq_db", "numeric(5,1)", False, "between -43 and 20"),
+    ("sinr_db", "numeric(5,1)", False, "between -23 and 40"),
     ("dl_mbps", "numeric(8,2)"),
     ("ul_mbps", "numeric(8,2)"),
     ("latency_ms", "numeric(8,1)"),
@@ -35,7 +35,7 @@ SUBSCRIBER_EXPERIENCE_DAILY = table(
     ("serving_cell_id", "text", True),
     ("volume_mb", "numeric(12,2)"),
     ("avg_dl_mbps", "numeric(8,2)"),
-    ("avg_rsrp_dbm", "numeric(6,1)"),
+    ("avg_rsrp_dbm", "numeric(6,1)", False, "between -156 and -31"),
 )
 
 TABLES = (CELL_KPI_HOURLY, SUBSCRIBER_EXPERIENCE_DAILY)

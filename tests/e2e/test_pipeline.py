@@ -1,6 +1,5 @@
 """End to end through real Airflow runs: four ingest DAGs, then transform (dbt + GX), twice."""
 
-import json
 import shutil
 from datetime import UTC, date, datetime, timedelta
 

@@ -17,6 +17,7 @@ import json
 import logging
 import random
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ class CrmApiServer:
         self.rate_429, self.rate_5xx, self.retry_after = rate_429, rate_5xx, retry_after
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
+        self.answered: Counter[int] = Counter()  # status codes answered, for tests and logs
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -127,6 +129,8 @@ class CrmApiServer:
                 log.debug("crm-api %s", format % args)
 
             def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                with server.lock:
+                    server.answered[status] += 1
                 data = json.dumps(body, ensure_ascii=False).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

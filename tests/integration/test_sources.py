@@ -72,7 +72,7 @@ def test_retry_after_is_honoured(outbox):
 
 
 def test_a_wrong_token_is_a_clear_error(outbox):
-    with CrmApiServer(outbox, TOKEN) as api, pytest.raises(UserError, match="refused the token.*crm_api"):
+    with CrmApiServer(outbox, TOKEN) as api, pytest.raises(UserError, match=r"refused the token.*crm_api"):
         list(iter_pages(api.url, "wrong", "customers", None, 10))
 
 

@@ -28,7 +28,8 @@ test: $(STAMP) ## The whole test suite (real PostgreSQL, Airflow, dbt, GX)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Benchmarks (slow, scale tests)
-	$(BIN)/pytest -m bench -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -m bench -p no:cacheprovider tests/bench $(PYTEST_ARGS)
+	@echo "results: bench/results/$$(date -u +%F).md"
 
 up: $(STAMP) ## Airflow UI and scheduler on the embedded stack (http://127.0.0.1:8080)
 	$(BIN)/telco-dw up

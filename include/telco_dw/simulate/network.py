@@ -106,12 +106,12 @@ def _experience(world: World, files: DayFiles, day: date, offset: int) -> None:
     serving = np.where(roam, rng.integers(0, len(world.cell_rsrp), n), cells)
     rsrp = np.clip(world.cell_rsrp[serving] + rng.normal(0, 4, n), -140, -44).round(1)
     is5g = world.cell_tech[serving] == "5G"
-    msisdn = [c.msisdn for c in active]
+    msisdn = [c.mobile for c in active]
     table: dict[str, Any] = {
         "usage_date": [day] * n,
         "msisdn": msisdn,
         "imsi": ["46000" + m[1:] for m in msisdn],
-        "imei": [c.imei for c in active],
+        "imei": [str(c.imei) for c in active],
         "serving_cell_id": [f"CELL{s:05d}" for s in serving],
         "volume_mb": rng.lognormal(6, 1, n).round(2),
         "avg_dl_mbps": np.where(is5g, rng.uniform(100, 400, n), rng.uniform(10, 60, n)).round(2),

@@ -49,46 +49,95 @@ ORPHAN_CUSTOMER = "C9999999"
 SURVEY_VENDOR = "wenjuan"
 
 
+CHUNK = 20_000
+"""Records buffered per file before they are written: bounds memory on the opening day of a large world."""
+
+
+class _Sink:
+    """One output file of the day, appended to chunk by chunk."""
+
+    def __init__(self, out: Path, rel: str, dirt: Dirt) -> None:
+        self.out, self.rel = out, rel
+        self.rng = dirt.rng(rel)
+        self.rows = 0
+        self.clean = 0
+        self.started = False
+
+    @property
+    def path(self) -> Path:
+        return self.out / self.rel
+
+    def append(self, data: bytes, rows: int, clean: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("ab" if self.started else "wb") as handle:
+            handle.write(data)
+        self.started = True
+        self.rows += rows
+        self.clean += clean
+
+
 class DayFiles:
-    """Collects one day's records per file and writes them (with dirty records) at the end of the day."""
+    """Collects one day's records per file and writes them, with dirty records, in chunks."""
 
     def __init__(self, out: Path, day: date, manifest: Manifest, dirt: Dirt) -> None:
         self.out, self.day, self.manifest, self.dirt = out, day, manifest, dirt
-        self.crm: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.billing: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.buffers: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        self.sinks: dict[tuple[str, str], _Sink] = {}
         self.responses: list[dict[str, Any]] = []
+        self.exported: list[dict[str, Any]] = []
+        self.export_sink: _Sink | None = None
 
     def add(self, source: str, table: str, record: dict[str, Any]) -> None:
-        (self.crm if source == "crm" else self.billing)[table].append(record)
+        buffer = self.buffers[(source, table)]
+        buffer.append(record)
+        if len(buffer) >= CHUNK:
+            self._flush(source, table)
 
     def add_response(self, response: dict[str, Any]) -> None:
         self.responses.append(response)
 
+    def add_export(self, record: dict[str, Any]) -> None:
+        """A customer of the legacy CRM's bulk export (the opening customers)."""
+        self.exported.append(record)
+        if len(self.exported) >= CHUNK:
+            self._flush_export()
+
     # --- writing ---------------------------------------------------------------------------------
 
-    def write(self, exported: list[dict[str, Any]] | None) -> None:
-        for entity in CRM_FIELDS:
-            self._write_crm(entity)
-        for table in BILLING_COLUMNS:
-            self._write_billing(table)
+    def write(self) -> None:
+        """Write what is still buffered and record every file of the day in the manifest."""
+        for source, table in list(self.buffers):
+            self._flush(source, table)
+        for sink in self.sinks.values():
+            self.manifest.record(self.out, sink.path, sink.rows, sink.clean)
         self._write_survey()
-        if exported is not None:
-            self._write_export(exported)
+        if self.exported or self.export_sink is not None:
+            self._flush_export()
+            self._finish_export()
 
-    def _rel(self, *parts: str) -> str:
-        return "/".join(parts)
+    def _sink(self, source: str, table: str) -> _Sink:
+        if (source, table) not in self.sinks:
+            dt = f"dt={self.day.isoformat()}"
+            rel = f"crm/{table}/{dt}/{table}.jsonl" if source == "crm" else f"billing/{dt}/{table}.csv"
+            self.sinks[(source, table)] = _Sink(self.out, rel, self.dirt)
+        return self.sinks[(source, table)]
 
-    def _write_crm(self, entity: str) -> None:
-        records = sorted(self.crm.get(entity, []), key=lambda r: (r["updated_at"], r[CRM_FIELDS[entity][0]]))
+    def _flush(self, source: str, table: str) -> None:
+        records = self.buffers.pop((source, table), [])
         if not records:
             return
-        rel = self._rel("crm", entity, f"dt={self.day.isoformat()}", f"{entity}.jsonl")
-        rng = self.dirt.rng(rel)
-        lines = [dumps({k: r.get(k) for k in CRM_FIELDS[entity]}) for r in records]
-        for pos, kind in reversed(self.dirt.pick(rng, len(records), _CRM_KINDS[entity])):
+        sink = self._sink(source, table)
+        if source == "crm":
+            self._flush_crm(sink, table, records)
+        else:
+            self._flush_billing(sink, table, records)
+
+    def _flush_crm(self, sink: _Sink, entity: str, records: list[dict[str, Any]]) -> None:
+        fields = CRM_FIELDS[entity]
+        lines = [dumps({k: r.get(k) for k in fields}) for r in records]
+        for pos, kind in reversed(self.dirt.pick(sink.rng, len(records), _CRM_KINDS[entity])):
             bad = dict(records[pos])
-            key = CRM_FIELDS[entity][0]
-            bad[key] = f"{bad[key]}-X{pos}"
+            bad[fields[0]] = f"{bad[fields[0]]}-X{sink.rows + pos}"
             if kind == "duplicate":
                 line = lines[pos]
             elif kind == "null_required":
@@ -101,42 +150,36 @@ class DayFiles:
                 bad["customer_id"] = ORPHAN_CUSTOMER
                 line = dumps(bad)
             lines.insert(pos + 1, line)
-            self.manifest.count_dirty(kind, rel)
-        path = self.out / rel
-        write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
-        self.manifest.record(self.out, path, len(lines), len(records))
+            self.manifest.count_dirty(kind, sink.rel)
+        sink.append(("\n".join(lines) + "\n").encode("utf-8"), len(lines), len(records))
 
-    def _write_billing(self, table: str) -> None:
-        records = self.billing.get(table, [])
-        if not records:
-            return
-        rel = self._rel("billing", f"dt={self.day.isoformat()}", f"{table}.csv")
+    def _flush_billing(self, sink: _Sink, table: str, records: list[dict[str, Any]]) -> None:
         columns = BILLING_COLUMNS[table]
         sheet = CsvFile(columns)
-        for record in sorted(records, key=lambda r: (r["updated_at"], r[columns[0]])):
+        for record in records:
             sheet.add(record)
-        rng = self.dirt.rng(rel)
         extra: list[tuple[int, bytes]] = []
         applicable = {"invoices": ("out_of_range", "duplicate"), "payments": ("orphan", "duplicate")}.get(table, ())
-        for pos, kind in self.dirt.pick(rng, len(sheet.rows), applicable):
+        for pos, kind in self.dirt.pick(sink.rng, len(sheet.rows), applicable):
             row = list(sheet.rows[pos])
             if kind == "out_of_range":
-                row[0] += f"-X{pos}"
+                row[0] += f"-X{sink.rows + pos}"
                 row[columns.index("amount_excl_tax")] = "-999999.00"
             elif kind == "orphan":
-                row[0] += f"-X{pos}"
+                row[0] += f"-X{sink.rows + pos}"
                 row[columns.index("invoice_id")] = "I9999999999999"
             extra.append((pos, csv_line(row)))
-            self.manifest.count_dirty(kind, rel)
-        path = self.out / rel
-        write_bytes(path, sheet.encode(extra))
-        self.manifest.record(self.out, path, len(sheet.rows) + len(extra), len(sheet.rows))
+            self.manifest.count_dirty(kind, sink.rel)
+        data = sheet.encode(extra)
+        if sink.started:  # the header went out with the first chunk
+            data = data.split(b"\n", 1)[1]
+        sink.append(data, len(sheet.rows) + len(extra), len(sheet.rows))
 
     def _write_survey(self) -> None:
         if not self.responses:
             return
         export_id = f"E{self.day:%Y%m%d}-1"
-        rel = self._rel("survey", f"dt={self.day.isoformat()}", f"responses_{export_id}.jsonl")
+        rel = f"survey/dt={self.day.isoformat()}/responses_{export_id}.jsonl"
         rng = self.dirt.rng(rel)
         exported_at = datetime.combine(
             self.day + timedelta(days=1), time(1), tzinfo=self.responses[0]["submitted_at"].tzinfo
@@ -184,30 +227,37 @@ class DayFiles:
             self.manifest.record(self.out, self.out / again, len(lines), 0)
             self.manifest.count_dirty("duplicate", again, len(lines))
 
-    def _write_export(self, customers: list[dict[str, Any]]) -> None:
+    def _flush_export(self) -> None:
         """The legacy CRM's bulk export of the opening customers, with its own columns and codes."""
-        from telco_dw.sources.crm.export import default_mapping_yaml
-
-        rel = self._rel("crm", "export", "customers_export.csv")
-        rng = self.dirt.rng(rel)
+        if self.export_sink is None:
+            self.export_sink = _Sink(self.out, "crm/export/customers_export.csv", self.dirt)
+        sink = self.export_sink
         sheet = CsvFile([name for name, _ in EXPORT_COLUMNS])
-        for record in customers:
-            sheet.rows.append([_export_value(field_, record, rng) for _, field_ in EXPORT_COLUMNS])
+        for record in self.exported:
+            sheet.rows.append([_export_value(field_, record, sink.rng) for _, field_ in EXPORT_COLUMNS])
+        self.exported = []
         extra: list[tuple[int, bytes]] = []
-        for pos, kind in self.dirt.pick(rng, len(sheet.rows), ("malformed", "bad_encoding", "duplicate")):
+        for pos, kind in self.dirt.pick(sink.rng, len(sheet.rows), ("malformed", "bad_encoding", "duplicate")):
             row = list(sheet.rows[pos])
             if kind == "malformed":
                 line = csv_line(row[:-3])
             elif kind == "bad_encoding":
-                row[0] += f"-X{pos}"
+                row[0] += f"-X{sink.rows + pos}"
                 line = csv_line(row).replace(row[9].encode("utf-8"), row[9].encode("gbk"))
             else:
                 line = csv_line(row)
             extra.append((pos, line))
-            self.manifest.count_dirty(kind, rel)
-        path = self.out / rel
-        write_bytes(path, sheet.encode(extra))
-        self.manifest.record(self.out, path, len(sheet.rows) + len(extra), len(sheet.rows))
+            self.manifest.count_dirty(kind, sink.rel)
+        data = sheet.encode(extra)
+        if sink.started:
+            data = data.split(b"\n", 1)[1]
+        sink.append(data, len(sheet.rows) + len(extra), len(sheet.rows))
+
+    def _finish_export(self) -> None:
+        from telco_dw.sources.crm.export import default_mapping_yaml
+
+        assert self.export_sink is not None
+        self.manifest.record(self.out, self.export_sink.path, self.export_sink.rows, self.export_sink.clean)
         mapping = self.out / "crm" / "export" / "mapping.yml"
         write_bytes(mapping, default_mapping_yaml().encode("utf-8"))
         self.manifest.record(self.out, mapping, 0, 0)

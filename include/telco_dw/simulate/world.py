@@ -20,7 +20,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -73,10 +73,11 @@ class SimConfig:
 
 @dataclass(slots=True)
 class Customer:
+    """The state the simulation keeps per customer: small, so a million of them fit in memory."""
+
     n: int
-    customer_id: str
-    msisdn: str
-    imei: str
+    msisdn: int
+    imei: int
     cell: int
     plan: int
     fee: Decimal
@@ -85,7 +86,35 @@ class Customer:
     active: bool = True
     price_raised: bool = False
     failed_invoice: str | None = None
-    subscription: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+    deactivated_at: datetime | None = None
+    churn_type: str | None = None
+
+    @property
+    def customer_id(self) -> str:
+        return f"C{self.n:07d}"
+
+    @property
+    def mobile(self) -> str:
+        return str(self.msisdn)
+
+    def subscription(self) -> dict[str, Any]:
+        """The subscription's current version, as the CRM holds it."""
+        plan = PLANS[self.plan]
+        return {
+            "subscription_id": f"S{self.n:07d}",
+            "customer_id": self.customer_id,
+            "msisdn": self.mobile,
+            "plan_code": plan[0],
+            "plan_name": plan[1],
+            "monthly_fee": self.fee,
+            "contract_months": plan[3],
+            "status": "active" if self.active else "churned",
+            "activated_at": self.signed_up_at,
+            "deactivated_at": self.deactivated_at,
+            "churn_type": self.churn_type,
+            "updated_at": self.updated_at or self.signed_up_at,
+        }
 
 
 def _ts(day: date, seconds: float) -> datetime:
@@ -125,7 +154,6 @@ class World:
         self.ticket_seq = 0
         self.response_seq = 0
         self.payment_seq = 0
-        self.exported: list[dict[str, Any]] = []
         self.today = config.start
         self.window_months = {month_key(config.start + timedelta(days=d)) for d in range(config.days)}
         self.files: DayFiles
@@ -144,9 +172,8 @@ class World:
         msisdn = ids.mobile(rng)
         cust = Customer(
             n=n,
-            customer_id=f"C{n:07d}",
-            msisdn=msisdn,
-            imei=ids.imei(rng),
+            msisdn=int(msisdn),
+            imei=int(ids.imei(rng)),
             cell=cell,
             plan=plan,
             fee=PLANS[plan][2],
@@ -169,22 +196,8 @@ class World:
         }
         files.add("crm", "customers", record)
         if opening:
-            self.exported.append(record)
-        cust.subscription = {
-            "subscription_id": f"S{n:07d}",
-            "customer_id": cust.customer_id,
-            "msisdn": msisdn,
-            "plan_code": PLANS[plan][0],
-            "plan_name": PLANS[plan][1],
-            "monthly_fee": cust.fee,
-            "contract_months": PLANS[plan][3],
-            "status": "active",
-            "activated_at": signed,
-            "deactivated_at": None,
-            "churn_type": None,
-            "updated_at": signed,
-        }
-        files.add("crm", "subscriptions", dict(cust.subscription))
+            files.add_export(record)
+        files.add("crm", "subscriptions", cust.subscription())
         files.add(
             "billing",
             "accounts",
@@ -304,8 +317,8 @@ class World:
 
     def _churn(self, files: DayFiles, cust: Customer, when: datetime, kind: str) -> None:
         cust.active = False
-        cust.subscription.update(status="churned", deactivated_at=when, churn_type=kind, updated_at=when)
-        files.add("crm", "subscriptions", dict(cust.subscription))
+        cust.deactivated_at, cust.churn_type, cust.updated_at = when, kind, when
+        files.add("crm", "subscriptions", cust.subscription())
         month = self.truth.months[month_key(when)]
         if kind == "voluntary":
             month.lost_voluntary += 1
@@ -409,10 +422,10 @@ class World:
             {
                 "response_id": f"R{self.response_seq:08d}",
                 "submitted_at": when,
-                "respondent": {"customer_id": cust.customer_id, "msisdn": cust.msisdn},
+                "respondent": {"customer_id": cust.customer_id, "msisdn": cust.mobile},
                 "survey": {"type": kind, "touchpoint": touchpoint, "ticket_id": ticket_id},
                 "answers": [{"question": _QUESTION[kind], "score": score, "scale_max": scale}],
-                "comment": ids.comment(rng, score / scale, cust.msisdn),
+                "comment": ids.comment(rng, score / scale, cust.mobile),
             }
         )
         month = self.truth.months[month_key(when)]
@@ -467,7 +480,7 @@ class World:
                 self._invoice(files, cust, day, cust.signed_up_at + timedelta(minutes=5))
             self._daily_behaviour(files, day)
             write_network_day(self, files, day, offset)
-            files.write(self.exported if offset == 0 else None)
+            files.write()
             if progress:
                 progress(offset + 1, cfg.days)
         self.truth.write(self.out / "truth.json")
@@ -477,11 +490,11 @@ class World:
     def _raise_prices(self, files: DayFiles, day: date) -> None:
         code, fee = PRICE_RAISE
         for cust in self.customers:
-            if cust.active and cust.subscription["plan_code"] == code:
+            if cust.active and PLANS[cust.plan][0] == code:
                 cust.fee = fee
                 cust.price_raised = True
-                cust.subscription.update(monthly_fee=fee, updated_at=_ts(day, 600))
-                files.add("crm", "subscriptions", dict(cust.subscription))
+                cust.updated_at = _ts(day, 600)
+                files.add("crm", "subscriptions", cust.subscription())
 
     def _daily_behaviour(self, files: DayFiles, day: date) -> None:
         rng = self.rng

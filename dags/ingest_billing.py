@@ -1,9 +1,12 @@
 """
 ### Ingest billing
 
-Lands billing accounts, invoices and payments into `raw_billing`,
-one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
-`audit.load_batches`, skipped when the same file was landed before.
+Extracts accounts, invoices, invoice lines and payments changed since the watermark (with a
+10-minute overlap for in-flight transactions) from the billing database (Airflow connection
+`billing_source`) and lands them into `raw_billing`: one batch per table per data interval.
+
+Rows that cannot land (unparsable, missing or mistyped values, out of range) go to
+`quarantine.<source>` with the reason; `audit.load_batches` balances read = landed + quarantined.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

@@ -1,9 +1,12 @@
 """
 ### Ingest crm
 
-Lands customers, subscriptions and complaint tickets from the CRM into `raw_crm`,
-one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
-`audit.load_batches`, skipped when the same file was landed before.
+Pulls customers, subscriptions and complaint tickets changed since the watermark from the CRM API
+(Airflow connection `crm_api`; cursor pagination, retries on 429/5xx) and lands them into `raw_crm`:
+one batch per entity per data interval, re-running an interval replaces its batch.
+
+Rows that cannot land (unparsable, missing or mistyped values, out of range) go to
+`quarantine.<source>` with the reason; `audit.load_batches` balances read = landed + quarantined.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

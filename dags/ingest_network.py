@@ -1,9 +1,12 @@
 """
 ### Ingest network
 
-Lands hourly per-cell KPIs and daily per-subscriber experience into `raw_network`,
-one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
-`audit.load_batches`, skipped when the same file was landed before.
+Lands the hourly per-cell KPI files (gzipped CSV) and daily per-subscriber experience files
+(Parquet) of every day that ended by the end of the data interval from `LANDING_URL` into
+`raw_network`: one batch per file, a redelivered file is skipped, a late one lands on the next run.
+
+Rows that cannot land (unparsable, missing or mistyped values, out of range) go to
+`quarantine.<source>` with the reason; `audit.load_batches` balances read = landed + quarantined.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

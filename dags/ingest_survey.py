@@ -1,9 +1,12 @@
 """
 ### Ingest survey
 
-Lands NPS, CSAT and CES survey responses into `raw_survey`,
-one batch per source file (see `telco_dw.load.landing`): COPY-streamed, recorded in
-`audit.load_batches`, skipped when the same file was landed before.
+Lands the survey vendor's daily JSON Lines exports (NPS, CSAT, CES with comments) of every day that
+ended by the end of the data interval from `LANDING_URL` into `raw_survey`: one batch per file,
+one row per answered question.
+
+Rows that cannot land (unparsable, missing or mistyped values, out of range) go to
+`quarantine.<source>` with the reason; `audit.load_batches` balances read = landed + quarantined.
 Emits one Asset per raw table, which schedules the `transform` DAG.
 """
 

@@ -454,7 +454,7 @@ def _print_summary(cfg: config.Config) -> None:
         f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"
         "  quality       select * from audit.dq_results order by validated_at desc\n"
         "  quarantine    select reason, count(*) from quarantine.<source> group by 1\n"
-        "  docs          README.md, docs/architecture.md"
+        "  docs          README.md, docs/architecture.md, docs/sources.md"
     )
 
 

@@ -9,7 +9,8 @@ Cause and effect, so the marts have something true to find:
   raises their complaint rate;
 - complaints answered late (> 24 h) or resolved late (> 48 h) lower CSAT, CES and satisfaction;
 - low satisfaction, a price raise and failed payments raise voluntary churn; a payment still failed
-  ten days after its due date ends in involuntary churn.
+  ten days after its due date ends in involuntary churn;
+- satisfied customers upgrade their plan now and then, unhappy ones downgrade.
 
 The outbox layout and record fields are documented in ``docs/sources.md``.
 """
@@ -316,6 +317,8 @@ class World:
     # --- CRM events ----------------------------------------------------------------------------
 
     def _churn(self, files: DayFiles, cust: Customer, when: datetime, kind: str) -> None:
+        if cust.updated_at is not None and when <= cust.updated_at:
+            when = cust.updated_at + timedelta(seconds=1)  # the churn is the subscription's latest version
         cust.active = False
         cust.deactivated_at, cust.churn_type, cust.updated_at = when, kind, when
         files.add("crm", "subscriptions", cust.subscription())
@@ -509,6 +512,13 @@ class World:
                 self._response(
                     files, _ts(day, rng.uniform(9 * 3600, 23 * 3600)), cust, "nps", "relationship", score, 10, None
                 )
+            if rng.random() < 0.0008:  # a plan change: up when happy, down when not
+                step = 1 if cust.satisfaction >= 7.5 else -1
+                new_plan = min(len(PLANS) - 1, max(0, cust.plan + step))
+                if new_plan != cust.plan:
+                    cust.plan, cust.fee = new_plan, PLANS[new_plan][2]
+                    cust.updated_at = _ts(day, rng.uniform(8 * 3600, 20 * 3600))
+                    files.add("crm", "subscriptions", cust.subscription())
             hazard = 0.0004 + 0.0025 * max(0.0, 7.0 - cust.satisfaction) + (0.002 if cust.price_raised else 0.0)
             if rng.random() < hazard:
                 self._churn(files, cust, _ts(day, rng.uniform(8 * 3600, 20 * 3600)), "voluntary")

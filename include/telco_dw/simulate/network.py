@@ -8,7 +8,7 @@ Network files are not part of the ground truth, so their dirty records edit rows
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -91,6 +91,10 @@ def _cell_hours(world: World, files: DayFiles, day: date, offset: int) -> None:
             files.manifest.count_dirty("late", rel)
 
 
+EXPERIENCE_SLICE = 100_000
+"""Subscribers per Parquet row group: bounds memory for a million subscribers."""
+
+
 def _experience(world: World, files: DayFiles, day: date, offset: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -106,32 +110,13 @@ def _experience(world: World, files: DayFiles, day: date, offset: int) -> None:
     serving = np.where(roam, rng.integers(0, len(world.cell_rsrp), n), cells)
     rsrp = np.clip(world.cell_rsrp[serving] + rng.normal(0, 4, n), -140, -44).round(1)
     is5g = world.cell_tech[serving] == "5G"
-    msisdn = [c.mobile for c in active]
-    table: dict[str, Any] = {
-        "usage_date": [day] * n,
-        "msisdn": msisdn,
-        "imsi": ["46000" + m[1:] for m in msisdn],
-        "imei": [str(c.imei) for c in active],
-        "serving_cell_id": [f"CELL{s:05d}" for s in serving],
-        "volume_mb": rng.lognormal(6, 1, n).round(2),
-        "avg_dl_mbps": np.where(is5g, rng.uniform(100, 400, n), rng.uniform(10, 60, n)).round(2),
-        "avg_rsrp_dbm": rsrp,
-    }
+    volume = rng.lognormal(6, 1, n).round(2)
+    downlink = np.where(is5g, rng.uniform(100, 400, n), rng.uniform(10, 60, n)).round(2)
     rel = f"network/subscriber_experience/dt={day.isoformat()}/subscriber_experience.parquet"
     drng = files.dirt.rng(rel)
-    dirty = files.dirt.pick(drng, n, ("out_of_range", "null_required", "duplicate"))
-    rsrp_out: list[float | None] = list(table["avg_rsrp_dbm"])
-    imsi: list[str | None] = list(table["imsi"])
-    duplicates = []
-    for pos, kind in dirty:
-        if kind == "out_of_range":
-            rsrp_out[pos] = -200.0
-        elif kind == "null_required":
-            imsi[pos] = None
-        else:
-            duplicates.append(pos)
+    dirty: dict[int, str] = dict(files.dirt.pick(drng, n, ("out_of_range", "null_required", "duplicate")))
+    for kind in dirty.values():
         files.manifest.count_dirty(kind, rel)
-    order = list(range(n)) + duplicates
     schema = pa.schema(
         [
             ("usage_date", pa.date32()),
@@ -144,17 +129,24 @@ def _experience(world: World, files: DayFiles, day: date, offset: int) -> None:
             ("avg_rsrp_dbm", pa.float64()),
         ]
     )
-    columns = {
-        "usage_date": [table["usage_date"][i] for i in order],
-        "msisdn": [msisdn[i] for i in order],
-        "imsi": [imsi[i] for i in order],
-        "imei": [table["imei"][i] for i in order],
-        "serving_cell_id": [table["serving_cell_id"][i] for i in order],
-        "volume_mb": [float(table["volume_mb"][i]) for i in order],
-        "avg_dl_mbps": [float(table["avg_dl_mbps"][i]) for i in order],
-        "avg_rsrp_dbm": [rsrp_out[i] for i in order],
-    }
     path = files.out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(columns, schema=schema), path, compression="zstd", write_statistics=True)
-    files.manifest.record(files.out, path, len(order), n)
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd", write_statistics=True) as writer:
+        for low in range(0, n, EXPERIENCE_SLICE):
+            high = min(n, low + EXPERIENCE_SLICE)
+            order = list(range(low, high)) + [p for p in range(low, high) if dirty.get(p) == "duplicate"]
+            msisdn = {i: active[i].mobile for i in range(low, high)}
+            columns = {
+                "usage_date": [day] * len(order),
+                "msisdn": [msisdn[i] for i in order],
+                "imsi": [None if dirty.get(i) == "null_required" else "46000" + msisdn[i][1:] for i in order],
+                "imei": [str(active[i].imei) for i in order],
+                "serving_cell_id": [f"CELL{serving[i]:05d}" for i in order],
+                "volume_mb": [float(volume[i]) for i in order],
+                "avg_dl_mbps": [float(downlink[i]) for i in order],
+                "avg_rsrp_dbm": [-200.0 if dirty.get(i) == "out_of_range" else float(rsrp[i]) for i in order],
+            }
+            writer.write_table(pa.table(columns, schema=schema))
+            rows += len(order)
+    files.manifest.record(files.out, path, rows, n)

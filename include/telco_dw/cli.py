@@ -355,7 +355,7 @@ def _setup(cfg: config.Config) -> None:
     from telco_dw import orchestrate
     from telco_dw.load import ddl
     from telco_dw.warehouse import embedded
-    from telco_dw.warehouse.connection import connect, describe, warehouse_url
+    from telco_dw.warehouse.connection import connect, describe, ensure_database, warehouse_url
 
     if cfg.embedded:
         with _step("starting the embedded warehouse"):
@@ -365,6 +365,8 @@ def _setup(cfg: config.Config) -> None:
         with connect(cfg, autocommit=True) as conn:
             ddl.ensure_all(conn)
     with _step("migrating Airflow's metadata database"):
+        if cfg.airflow_database_url is None:
+            ensure_database(cfg, "airflow", "or set AIRFLOW_DATABASE_URL")
         orchestrate.migrate(cfg)
 
 

@@ -78,3 +78,19 @@ def test_missing_dependency_is_one_line(tmp_path):
     )
     line = _one_error_line(done)
     assert "psycopg" in line and "make demo" in line
+
+
+def test_a_too_old_postgresql_is_named(tmp_path):
+    """WAREHOUSE_URL pointing at PostgreSQL < 16 (this machine kind runs 15 on 5432) says what is needed."""
+    import psycopg
+
+    url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            version = int(conn.execute("show server_version_num").fetchone()[0])
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432 to try")
+    if version >= 160000:
+        pytest.skip("the PostgreSQL on 5432 is new enough")
+    line = _one_error_line(_run("ingest", "network", WAREHOUSE_URL=url, TELCO_DW_HOME=str(tmp_path)))
+    assert "needs 16 or newer" in line

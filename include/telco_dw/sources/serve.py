@@ -127,20 +127,30 @@ def stop_crm_api(cfg: Config) -> bool:
 
 
 def present(cfg: Config, through: date, outbox: Path | None = None) -> dict[str, object]:
-    """Make the simulated world current before ``through``: CRM API, billing database, landed files."""
+    """Make the simulated world current before ``through``: CRM API, billing database, landed files.
+
+    A source configured as a real system (``CRM_API_URL``, ``BILLING_SOURCE_URL``) is left alone.
+    """
     from telco_dw.simulate.deliver import deliver
     from telco_dw.sources.billing import oltp
-    from telco_dw.warehouse.connection import connect
+    from telco_dw.warehouse.connection import connect, ensure_database
 
     outbox = outbox or cfg.outbox
     if not (outbox / "manifest.json").exists():
         raise UserError(f"{outbox} holds no simulation: run `telco-dw simulate` first")
     cut = datetime.combine(through, dtime(), tzinfo=UTC)
-    url, _ = start_crm_api(cfg, outbox, as_of=cut)
-    with connect(cfg, "billing_src", autocommit=True) as conn:
-        billing = oltp.advance(conn, outbox, through)
-    delivered = deliver(outbox, cfg.landing, through)
-    state = {"crm_api": url, "billing_rows": billing, "files_delivered": len(delivered), "through": through.isoformat()}
+    state: dict[str, object] = {"through": through.isoformat()}
+    if cfg.crm_api_url is None:
+        state["crm_api"], _ = start_crm_api(cfg, outbox, as_of=cut)
+    else:
+        state["crm_api"] = f"{cfg.crm_api_url} (real system, not simulated)"
+    if cfg.billing_source_url is None:
+        ensure_database(cfg, "billing_src", "or set BILLING_SOURCE_URL to a real billing database")
+        with connect(cfg, "billing_src", autocommit=True) as conn:
+            state["billing_rows"] = oltp.advance(conn, outbox, through)
+    else:
+        state["billing_rows"] = "(real system, not simulated)"
+    state["files_delivered"] = len(deliver(outbox, cfg.landing, through))
     (_dir(cfg) / "state.json").write_text(json.dumps(state, indent=1))
     return state
 

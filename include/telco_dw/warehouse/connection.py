@@ -65,3 +65,22 @@ def connect(cfg: Config, database: str | None = None, autocommit: bool = False) 
         yield conn
     finally:
         conn.close()
+
+
+def ensure_database(cfg: Config, name: str, alternative: str) -> None:
+    """Create database ``name`` on the warehouse server when it is missing (the embedded one has it).
+
+    ``alternative`` completes the error message, e.g. "or set AIRFLOW_DATABASE_URL".
+    """
+    import psycopg
+
+    with connect(cfg, "postgres", autocommit=True) as conn:
+        if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is None:
+            try:
+                conn.execute(f'create database "{name}"')
+            except psycopg.Error as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise UserError(
+                    f"database {name} does not exist on the warehouse server and cannot be created ({first}): "
+                    f"create it, {alternative}"
+                ) from exc

@@ -49,7 +49,7 @@ ORPHAN_CUSTOMER = "C9999999"
 SURVEY_VENDOR = "wenjuan"
 
 
-CHUNK = 20_000
+CHUNK = 5_000
 """Records buffered per file before they are written: bounds memory on the opening day of a large world."""
 
 

@@ -118,6 +118,27 @@ class Customer:
         }
 
 
+@dataclass(slots=True)
+class Payment:
+    """A payment waiting to be made or to settle (kept small: a million can be pending at once)."""
+
+    invoice_id: str
+    amount: Decimal
+    outcome: str
+    due: date
+    secs: int
+
+    def record(self, status: str, paid_at: datetime | None, updated_at: datetime) -> dict[str, Any]:
+        return {
+            "payment_id": f"Y{self.invoice_id[1:]}",
+            "invoice_id": self.invoice_id,
+            "amount": self.amount,
+            "status": status,
+            "paid_at": paid_at,
+            "updated_at": updated_at,
+        }
+
+
 def _ts(day: date, seconds: float) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC) + timedelta(seconds=int(seconds))
 
@@ -154,7 +175,6 @@ class World:
         self.scheduled: dict[date, list[tuple[Callable[..., None], tuple[Any, ...]]]] = defaultdict(list)
         self.ticket_seq = 0
         self.response_seq = 0
-        self.payment_seq = 0
         self.today = config.start
         self.window_months = {month_key(config.start + timedelta(days=d)) for d in range(config.days)}
         self.files: DayFiles
@@ -269,46 +289,33 @@ class World:
             },
         )
         total = amount + _money(amount * TAX_RATE)
-        self.payment_seq += 1
-        payment = {
-            "payment_id": f"Y{invoice_id[1:]}",
-            "invoice_id": invoice_id,
-            "amount": total,
-            "status": "pending",
-            "paid_at": None,
-            "updated_at": issued,
-        }
         if month_key(month) in self._window_months():
             self.truth.months[month_key(month)].revenue_excl_tax += amount
         if history:
-            payment.update(status="settled", paid_at=issued + timedelta(days=3), updated_at=issued + timedelta(days=3))
-            files.add("billing", "payments", payment)
+            paid = issued + timedelta(days=3)
+            settled = Payment(invoice_id, total, "settled", due, 0)
+            files.add("billing", "payments", settled.record("settled", paid, paid))
             return
         attempt = issued.date() + timedelta(days=rng.randrange(0, 6))
         p_fail = 0.02 + (0.04 if cust.satisfaction < 6 else 0.0)
         outcome = rng.choices(("settled", "late", "failed"), weights=(1 - p_fail - 0.06, 0.06, p_fail))[0]
-        self._at(attempt, self._payment_created, payment, outcome, due, rng.randrange(3600, 86000))
+        self._at(attempt, self._payment_created, Payment(invoice_id, total, outcome, due, rng.randrange(3600, 86000)))
 
-    def _payment_created(
-        self, files: DayFiles, day: date, payment: dict[str, Any], outcome: str, due: date, secs: int
-    ) -> None:
-        payment = dict(payment, updated_at=_ts(day, secs))
-        files.add("billing", "payments", dict(payment))
-        settle_day = due + timedelta(days=3) if outcome == "late" else day + timedelta(days=1)
-        self._at(settle_day, self._payment_settled, payment, outcome, due, secs)
+    def _payment_created(self, files: DayFiles, day: date, payment: Payment) -> None:
+        files.add("billing", "payments", payment.record("pending", None, _ts(day, payment.secs)))
+        settle_day = payment.due + timedelta(days=3) if payment.outcome == "late" else day + timedelta(days=1)
+        self._at(settle_day, self._payment_settled, payment)
 
-    def _payment_settled(
-        self, files: DayFiles, day: date, payment: dict[str, Any], outcome: str, due: date, secs: int
-    ) -> None:
-        when = _ts(day, secs)
-        if outcome == "failed":
-            files.add("billing", "payments", dict(payment, status="failed", updated_at=when))
-            cust = self.customers[int(payment["invoice_id"][1:8]) - 1]
-            cust.failed_invoice = payment["invoice_id"]
+    def _payment_settled(self, files: DayFiles, day: date, payment: Payment) -> None:
+        when = _ts(day, payment.secs)
+        if payment.outcome == "failed":
+            files.add("billing", "payments", payment.record("failed", None, when))
+            cust = self.customers[int(payment.invoice_id[1:8]) - 1]
+            cust.failed_invoice = payment.invoice_id
             cust.satisfaction -= 0.3
-            self._at(due + timedelta(days=10), self._involuntary_churn, cust, payment["invoice_id"])
+            self._at(payment.due + timedelta(days=10), self._involuntary_churn, cust, payment.invoice_id)
         else:
-            files.add("billing", "payments", dict(payment, status=outcome, paid_at=when, updated_at=when))
+            files.add("billing", "payments", payment.record(payment.outcome, when, when))
 
     def _involuntary_churn(self, files: DayFiles, day: date, cust: Customer, invoice_id: str) -> None:
         if cust.active and cust.failed_invoice == invoice_id:

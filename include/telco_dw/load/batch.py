@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
+import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,8 +28,6 @@ from telco_dw.sources.schema import Table
 
 if TYPE_CHECKING:
     import psycopg
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,6 @@ class BatchResult:
     notes: dict[str, Any]
 
 
-def already_landed(conn: psycopg.Connection, table: Table, source_ref: str, checksum: str | None = None) -> bool:
-    """Whether ``source_ref`` was landed into ``table`` (with this checksum, when one is given)."""
-    row = conn.execute(
-        "select file_sha256 from audit.load_batches where target_table = %s and source_file = %s",
-        (table.qualified, source_ref),
-    ).fetchone()
-    return row is not None and (checksum is None or row[0] == checksum)
-
-
 def _reason_sql(table: Table) -> str:
     """SQL giving, for a stage row, why it cannot land (null when it can)."""
     parts = []
@@ -116,8 +105,6 @@ def _valid(table: Table, name: str) -> str:
 
 
 def _replace_word(text: str, word: str, replacement: str) -> str:
-    import re
-
     return re.sub(rf"\b{re.escape(word)}\b", replacement, text)
 
 
@@ -196,11 +183,6 @@ def land_batch(conn: psycopg.Connection, batch: Batch) -> BatchResult:
         table.qualified, batch.source_ref, "landed", landed + total_quarantined, landed, total_quarantined,
         time.monotonic() - started, batch.notes,
     )  # fmt: skip
-    log.info(
-        "%s -> %s: %d read, %d landed, %d quarantined in %.2fs%s",
-        batch.source_ref, table.qualified, result.rows_read, landed, total_quarantined, result.seconds,
-        f" ({batch.notes})" if batch.notes else "",
-    )  # fmt: skip
     return result
 
 
@@ -214,9 +196,3 @@ def _quarantine_unparsed(conn: psycopg.Connection, batch: Batch, batch_id: str, 
         for row in rows:
             copy.write_row([batch_id, batch.table.qualified, batch.source_ref, row.number, row.reason, row.raw])
     return len(rows)
-
-
-def numbered(rows: Iterable[list[str | None] | Row]) -> Iterator[Row]:
-    """Number plain value lists from 1 (rows already numbered pass through)."""
-    for n, row in enumerate(rows, start=1):
-        yield row if isinstance(row, Row) else Row(n, row)

@@ -80,9 +80,9 @@ def land_source(conn: psycopg.Connection, source: str, endpoints: Endpoints, end
             result = land_batch(conn, batch)
             results.append(result)
             log.info(
-                "%s [%d] %s -> %s: %s, %d read, %d landed, %d quarantined",
+                "%s [%d] %s -> %s: %s, %d read, %d landed, %d quarantined in %.2fs%s",
                 source, n, result.source_ref, result.table, result.status, result.rows_read, result.rows_landed,
-                result.rows_quarantined,
+                result.rows_quarantined, result.seconds, f" (drift: {result.notes})" if result.notes else "",
             )  # fmt: skip
     except FileNotFoundError as exc:
         raise UserError(

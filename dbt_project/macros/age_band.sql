@@ -1,6 +1,6 @@
 {#- Age band of a birth date at a reference date (under 18, 18-29, 30-39, ..., 60-69, 70+): a
     generalisation that replaces the birth date downstream of staging. -#}
-{% macro age_band(birth_date, as_of='current_date') -%}
+{% macro age_band(birth_date, as_of="(current_timestamp at time zone 'UTC')::date") -%}
     {{ adapter.dispatch('age_band', 'telco_dw')(birth_date, as_of) }}
 {%- endmacro %}
 

@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key('account_id') }} as version_rank
-    from {{ source('raw_billing', 'accounts') }}
+    select * from {{ source('raw_billing', 'accounts') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'account_id') }}
 
 ),
 
@@ -17,8 +20,7 @@ renamed as (
         pay_method,
         opened_at,
         updated_at
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

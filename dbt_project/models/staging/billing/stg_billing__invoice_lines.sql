@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key('line_id') }} as version_rank
-    from {{ source('raw_billing', 'invoice_lines') }}
+    select * from {{ source('raw_billing', 'invoice_lines') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'line_id') }}
 
 ),
 
@@ -17,8 +20,7 @@ renamed as (
         line_type,
         amount_excl_tax,
         updated_at
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key('invoice_id') }} as version_rank
-    from {{ source('raw_billing', 'invoices') }}
+    select * from {{ source('raw_billing', 'invoices') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'invoice_id') }}
 
 ),
 
@@ -21,8 +24,7 @@ renamed as (
         issued_at,
         due_date,
         updated_at
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key('payment_id') }} as version_rank
-    from {{ source('raw_billing', 'payments') }}
+    select * from {{ source('raw_billing', 'payments') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'payment_id') }}
 
 ),
 
@@ -14,12 +17,11 @@ renamed as (
     select
         payment_id,
         invoice_id,
+        status as payment_status,
         amount,
         paid_at,
-        status as payment_status,
         updated_at
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key('customer_id') }} as version_rank
-    from {{ source('raw_crm', 'customers') }}
+    select * from {{ source('raw_crm', 'customers') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'customer_id') }}
 
 ),
 
@@ -19,8 +22,7 @@ renamed as (
         city,
         created_at as signed_up_at,
         updated_at
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

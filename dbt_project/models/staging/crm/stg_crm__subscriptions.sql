@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key('subscription_id') }} as version_rank
-    from {{ source('raw_crm', 'subscriptions') }}
+    select * from {{ source('raw_crm', 'subscriptions') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'subscription_id') }}
 
 ),
 
@@ -19,13 +22,12 @@ renamed as (
         monthly_fee,
         contract_months,
         status as subscription_status,
+        status = 'churned' as is_churned,
         activated_at,
         deactivated_at,
         churn_type,
-        status = 'churned' as is_churned,
         updated_at
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key('ticket_id') }} as version_rank
-    from {{ source('raw_crm', 'tickets') }}
+    select * from {{ source('raw_crm', 'tickets') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'ticket_id') }}
 
 ),
 
@@ -16,14 +19,13 @@ renamed as (
         customer_id,
         channel,
         category,
+        status as ticket_status,
         created_at,
         first_response_at,
         resolved_at,
         contact_count,
-        status as ticket_status,
         updated_at
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

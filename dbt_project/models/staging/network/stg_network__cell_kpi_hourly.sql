@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key("cell_id, hour_start", "_loaded_at") }} as version_rank
-    from {{ source('raw_network', 'cell_kpi_hourly') }}
+    select * from {{ source('raw_network', 'cell_kpi_hourly') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'cell_id, hour_start', updated_at=none) }}
 
 ),
 
@@ -26,8 +29,7 @@ renamed as (
         call_attempts,
         call_setups,
         call_drops
-    from source
-    where version_rank = 1
+    from latest
 
 )
 

@@ -2,10 +2,13 @@ with
 
 source as (
 
-    select
-        *,
-        {{ latest_per_key("response_id, question", "exported_at") }} as version_rank
-    from {{ source('raw_survey', 'responses') }}
+    select * from {{ source('raw_survey', 'responses') }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'response_id, question', updated_at='exported_at') }}
 
 ),
 
@@ -14,19 +17,20 @@ renamed as (
     select
         response_id || ':' || question as answer_id,
         response_id,
+        question,
         customer_id,
         survey_type,
         touchpoint,
         ticket_id,
         submitted_at,
-        question,
         score,
         scale_max,
-        coalesce(length(comment), 0) > 0 as has_comment,
+        coalesce(length(btrim(comment)), 0) as comment_length,
+        coalesce(length(btrim(comment)), 0) > 0 as has_comment,
         vendor,
-        export_id
-    from source
-    where version_rank = 1
+        export_id,
+        exported_at
+    from latest
 
 )
 

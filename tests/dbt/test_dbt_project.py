@@ -1,0 +1,369 @@
+"""The dbt project: its conventions, read from the manifest, and real builds against PostgreSQL.
+
+Manifest tests run ``dbt parse`` (no database connection) once per module. Build tests (marked
+``integration``) use a database of their own on the test server, ``telco_dw_dbt_test``, created with
+the raw tables of ``telco_dw.load.ddl`` and dropped afterwards: ``dbt build`` with a few hand-written
+raw rows (versions, ties, churn, NPS boundaries, orphans, personal sentinels), then with every raw
+table empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from telco_dw import config, sources
+from telco_dw.load import ddl
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = REPO / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
+TEST_DATABASE = "telco_dw_dbt_test"
+METADATA_COLUMNS = [name for name, _ in ddl.METADATA_COLUMNS]
+
+# Personal columns of the raw contract (DOMAIN.md, PIPL): declared `personal` in the sources YAML and
+# never carried into staging or beyond.
+PERSONAL = {
+    "raw_crm.customers": {"full_name", "birth_date", "id_card_no", "mobile", "email", "address"},
+    "raw_crm.subscriptions": {"msisdn"},
+    "raw_billing.accounts": {"bank_card_no"},
+    "raw_network.subscriber_experience_daily": {"msisdn", "imsi", "imei", "serving_cell_id"},
+    "raw_survey.responses": {"msisdn", "comment"},
+}
+PERSONAL_NAMES = set().union(*PERSONAL.values())
+LAYERS = {  # folder: (name prefixes, materialization, schema)
+    "staging": (("stg_",), "view", "staging"),
+    "intermediate": (("int_",), "view", "intermediate"),
+    "marts": (("dim_", "fct_"), "table", "marts"),
+}
+
+
+# --- manifest -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("dbt")
+    env = dict(os.environ)
+    env.update(  # parse renders profiles.yml but connects to nothing
+        TELCO_DW_DB_HOST="127.0.0.1",
+        TELCO_DW_DB_PORT="5432",
+        TELCO_DW_DB_USER="nobody",
+        TELCO_DW_DB_NAME="nowhere",
+        DBT_TARGET_PATH=str(out / "target"),
+        DBT_LOG_PATH=str(out / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
+    )
+    proc = subprocess.run(
+        [str(DBT), "parse", "--profiles-dir", ".", "--no-partial-parse", "--warn-error"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"dbt parse failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    return json.loads((out / "target" / "manifest.json").read_text())
+
+
+def _models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+
+
+def _column_tests(manifest: dict[str, Any], model_id: str) -> dict[str, set[str]]:
+    """Generic test names per column of one model."""
+    tests: dict[str, set[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and node.get("attached_node") == model_id and node.get("column_name"):
+            tests.setdefault(node["column_name"], set()).add(node["test_metadata"]["name"])
+    return tests
+
+
+def test_parse_writes_nothing_into_the_project(manifest: dict[str, Any]) -> None:
+    assert not (PROJECT / "target").exists()
+    assert not (PROJECT / "logs").exists()
+
+
+def test_every_model_and_column_is_described(manifest: dict[str, Any]) -> None:
+    missing = []
+    for node in [*_models(manifest), *manifest["sources"].values()]:
+        if not node["description"].strip():
+            missing.append(node["unique_id"])
+        missing += [f"{node['unique_id']}.{c}" for c, col in node["columns"].items() if not col["description"].strip()]
+        if node["resource_type"] == "model" and not node["columns"]:
+            missing.append(f"{node['unique_id']} (no columns documented)")
+    assert not missing, f"undocumented: {missing}"
+
+
+def test_every_model_has_a_unique_not_null_key_first(manifest: dict[str, Any]) -> None:
+    for model in _models(manifest):
+        key = next(iter(model["columns"]))
+        tests = _column_tests(manifest, model["unique_id"]).get(key, set())
+        assert {"unique", "not_null"} <= tests, f"{model['name']}.{key} lacks unique + not_null"
+
+
+def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[str, Any]) -> None:
+    for model in _models(manifest):
+        layer = model["fqn"][1]
+        prefixes, materialized, schema = LAYERS[layer]
+        assert model["name"].startswith(prefixes), model["name"]
+        assert (model["config"]["materialized"], model["schema"]) == (materialized, schema), model["name"]
+        if layer == "staging":
+            source = model["fqn"][2]
+            assert model["name"].startswith(f"stg_{source}__"), model["name"]
+            assert model["depends_on"]["nodes"] and all(
+                n.startswith(f"source.telco_dw.raw_{source}.") for n in model["depends_on"]["nodes"]
+            ), f"{model['name']} reads only its own source"
+        else:
+            assert not any(n.startswith("source.") for n in model["depends_on"]["nodes"]), (
+                f"{model['name']}: source() belongs in staging"
+            )
+
+
+def test_sources_declare_the_landed_tables_exactly(manifest: dict[str, Any]) -> None:
+    declared = {t.qualified: t for s in sources.SOURCES for t in sources.tables(s)}
+    documented = {f"{s['schema']}.{s['name']}": s for s in manifest["sources"].values()}
+    assert documented.keys() == declared.keys()
+    for name, table in declared.items():
+        source = documented[name]
+        assert list(source["columns"]) == [*table.column_names, *METADATA_COLUMNS], name
+        assert source["loaded_at_field"] == "_loaded_at", name
+
+
+def test_personal_columns_are_declared_and_not_staged(manifest: dict[str, Any]) -> None:
+    documented = {f"{s['schema']}.{s['name']}": s for s in manifest["sources"].values()}
+    for name, source in documented.items():
+        flagged = {c for c, col in source["columns"].items() if col["config"]["meta"].get("personal")}
+        assert flagged == PERSONAL.get(name, set()), name
+    for model in _models(manifest):
+        assert not PERSONAL_NAMES & set(model["columns"]), f"{model['name']} documents a personal column"
+
+
+def test_domain_rules_have_unit_tests(manifest: dict[str, Any]) -> None:
+    unit_tests = {u["name"]: u for u in manifest["unit_tests"].values()}
+    nps = unit_tests["int_survey_responses_scored_nps_category_boundaries"]
+    expected = {(r["answer_id"], r["nps_category"]) for r in nps["expect"]["rows"]}
+    assert {("r6", "detractor"), ("r7", "passive"), ("r8", "passive"), ("r9", "promoter")} <= expected
+    assert {u["model"] for u in unit_tests.values()} >= {
+        "stg_crm__customers",
+        "int_survey_responses_scored",
+        "int_subscriptions_aggregated_to_customers",
+        "dim_customers",
+    }
+
+
+# --- builds against PostgreSQL ------------------------------------------------------------------
+
+SCRATCH_ROWS = """
+insert into raw_crm.customers values
+ ('C1','张三丰','M','1990-05-01','110101199005010011','13800138001','zhang@example.cn','广东','深圳','科技路1号',
+  '2024-01-10 08:00+00','2024-01-10 08:00+00','b1','2026-10-01','f1',1),
+ ('C1','张三丰','M','1990-05-01','110101199005010011','13800138001','zhang@example.cn','广东','广州','科技路2号',
+  '2024-01-10 08:00+00','2026-09-01 08:00+00','b2','2026-10-02','f2',1),
+ ('C2','李四','F','2010-03-01',null,null,null,'北京','北京',null,
+  '2025-06-30 23:30+00','2025-06-30 23:30+00','b1','2026-10-01','f1',2),
+ ('C3','王五',null,null,null,null,null,'上海','上海',null,
+  '2023-02-01 00:00+00','2023-02-01 00:00+00','b1','2026-10-01','f1',3);
+insert into raw_crm.subscriptions values
+ ('S1','C1','13800138001','P59','畅享59元套餐',59,12,'active','2024-01-10 08:00+00',null,null,
+  '2024-01-10 08:00+00','b1','2026-10-01','f1',1),
+ ('S1','C1','13800138001','P99','5G畅享99元套餐',99,24,'active','2024-01-10 08:00+00',null,null,
+  '2026-05-01 08:00+00','b2','2026-10-02','f2',1),
+ ('S2','C2','13800138002','P19','畅享19元套餐',19,0,'churned','2025-07-01 00:00+00','2026-03-05 00:00+00',
+  'involuntary','2026-03-05 00:00+00','b1','2026-10-01','f1',2),
+ ('S3','C3','13800138003','P19','畅享19元套餐',19,0,'suspended','2023-02-01 00:00+00',null,null,
+  '2023-02-01 00:00+00','b1','2026-10-01','f1',3),
+ ('S4','C3','13800138004','P199','5G尊享199元套餐',199,24,'churned','2024-02-01 00:00+00','2025-02-01 00:00+00',
+  'voluntary','2025-02-01 00:00+00','b1','2026-10-01','f1',4);
+insert into raw_crm.tickets values
+ ('T1','C1','hotline','network','2026-09-01 10:00+00',null,null,1,'open',
+  '2026-09-01 10:00+00','b1','2026-10-01','f1',1),
+ ('T1','C1','hotline','network','2026-09-01 10:00+00','2026-09-01 12:00+00','2026-09-02 09:00+00',2,'resolved',
+  '2026-09-02 09:00+00','b2','2026-10-02','f2',1),
+ ('T2','C1','app','billing','2026-09-10 10:00+00',null,null,1,'open','2026-09-10 10:00+00','b2','2026-10-02','f2',2),
+ ('T3','C404','web','service','2026-09-10 10:00+00',null,null,1,'open','2026-09-10 10:00+00','b2','2026-10-02','f2',3);
+insert into raw_billing.accounts values
+ ('A1','C1','alipay','6222020200112233','2024-01-10 08:00+00','2024-01-10 08:00+00','b1','2026-10-01','f1',1),
+ ('A2','C2','bank_card','6222020200445566','2025-07-01 00:00+00','2025-07-01 00:00+00','b1','2026-10-01','f1',2);
+insert into raw_billing.invoices values
+ ('I1','A1','2026-08-01',99.00,5.94,'2026-09-01 00:00+00','2026-09-20','2026-09-01 00:00+00','b1','2026-10-01','f1',1),
+ ('I1','A1','2026-08-01',89.00,5.34,'2026-09-01 00:00+00','2026-09-20','2026-09-03 00:00+00','b2','2026-10-02','f2',1),
+ ('I2','A1','2026-09-01',99.00,5.94,'2026-10-01 00:00+00','2026-10-20','2026-10-01 00:00+00','b2','2026-10-02','f2',2),
+ ('I3','A2','2026-01-01',19.00,1.14,'2026-02-01 00:00+00','2026-02-20','2026-02-01 00:00+00','b1','2026-10-01','f1',3);
+insert into raw_billing.invoice_lines values
+ ('L1','I1','plan_fee',99.00,'2026-09-01 00:00+00','b1','2026-10-01','f1',1),
+ ('L2','I1','discount',-10.00,'2026-09-03 00:00+00','b2','2026-10-02','f2',1);
+insert into raw_billing.payments values
+ ('Y1','I1',94.34,'pending',null,'2026-09-05 00:00+00','b1','2026-10-01','f1',1),
+ ('Y1','I1',94.34,'late','2026-09-25 00:00+00','2026-09-25 00:00+00','b2','2026-10-02','f2',1),
+ ('Y3','I3',20.14,'failed',null,'2026-02-25 00:00+00','b1','2026-10-01','f1',2);
+insert into raw_network.cell_kpi_hourly values
+ ('CELL1','广东','4G','2026-10-01 00:00+00',-95.0,-10.0,12.0,35.0,8.0,30.0,100,99,1,'b1','2026-10-01','f1',1),
+ ('CELL1','广东','4G','2026-10-01 00:00+00',-96.0,-10.0,12.0,35.0,8.0,30.0,100,99,1,'b2','2026-10-02','f2',1),
+ ('CELL2','北京','5G','2026-10-01 00:00+00',-80.0,-8.0,28.0,400.0,50.0,18.0,50,50,0,'b1','2026-10-01','f1',2);
+insert into raw_network.subscriber_experience_daily values
+ ('2026-10-01','13800138001','460001234567890','35000000000001','CELL1',120.5,30.1,-95.0,'b1','2026-10-01','f1',1);
+insert into raw_survey.responses values
+ ('R1','C1','13800138001','nps','relationship',null,'2026-09-01 10:00+00','likelihood_to_recommend',9,10,'信号很好',
+  'wenjuan','E1','2026-09-02 01:00+00','b1','2026-10-01','f1',1),
+ ('R2','C1','13800138001','nps','relationship',null,'2026-09-20 10:00+00','likelihood_to_recommend',6,10,'  ',
+  'wenjuan','E2','2026-09-21 01:00+00','b1','2026-10-01','f1',2),
+ ('R2','C1','13800138001','nps','relationship',null,'2026-09-20 10:00+00','likelihood_to_recommend',6,10,'  ',
+  'wenjuan','E3','2026-09-22 01:00+00','b2','2026-10-02','f2',1),
+ ('R3','C1','13800138001','csat','complaint','T1','2026-09-03 10:00+00','satisfaction_with_resolution',4,5,null,
+  'wenjuan','E2','2026-09-21 01:00+00','b1','2026-10-01','f1',3),
+ ('R4','C2','13800138002','nps','relationship',null,'2026-02-20 10:00+00','likelihood_to_recommend',7,10,
+  '还行 call me 13800138002','wenjuan','E1','2026-09-02 01:00+00','b1','2026-10-01','f1',4),
+ ('R5','C3','13800138003','ces','complaint',null,'2026-02-20 10:00+00','ease_of_resolution',5,7,null,
+  'wenjuan','E1','2026-09-02 01:00+00','b1','2026-10-01','f1',5);
+"""
+# Personal values in SCRATCH_ROWS that must appear nowhere downstream of raw.
+SENTINELS = ("张三丰", "110101199005010011", "13800138001", "13800138002", "zhang@example.cn", "科技路", "6222020200")
+
+
+def _raw_tables() -> list[str]:
+    return [t.qualified for s in sources.SOURCES for t in sources.tables(s)]
+
+
+def _build(url: str) -> None:
+    from telco_dw.transform import dbt
+
+    dbt.run(["build"], url)
+
+
+@pytest.fixture(scope="module")
+def dbt_database(warehouse: config.Config) -> Iterator[str]:
+    from telco_dw.warehouse.connection import connect, warehouse_url
+
+    with connect(warehouse, "postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{TEST_DATABASE}" with (force)')
+        try:
+            conn.execute(f'create database "{TEST_DATABASE}"')
+        except psycopg.errors.InsufficientPrivilege:
+            pytest.skip(f"the test server does not let us create database {TEST_DATABASE}")
+    url = warehouse_url(warehouse, TEST_DATABASE)
+    with psycopg.connect(url, autocommit=True) as conn:
+        ddl.ensure_all(conn)
+    yield url
+    with connect(warehouse, "postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{TEST_DATABASE}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def built(dbt_database: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    with psycopg.connect(dbt_database, autocommit=True) as conn:
+        conn.execute(f"truncate {', '.join(_raw_tables())}")
+        conn.execute(SCRATCH_ROWS)
+    _build(dbt_database)
+    with psycopg.connect(dbt_database, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.mark.integration
+def test_dim_customers_has_one_row_per_crm_customer(built: psycopg.Connection[dict[str, Any]]) -> None:
+    rows = {
+        r["customer_id"]: r
+        for r in built.execute(
+            "select customer_id, city, signed_up_date::text, plan_code, subscription_status, is_churned, "
+            "churned_at::date::text as churned_date, churn_type, subscription_count, pay_method, invoice_count, "
+            "billed_amount_excl_tax::text, late_payment_count, failed_payment_count, complaint_count, "
+            "open_complaint_count, survey_response_count, last_nps_score, last_nps_category "
+            "from marts.dim_customers"
+        )
+    }
+    assert sorted(rows) == ["C1", "C2", "C3"]  # the orphan ticket's C404 is not a customer
+    assert rows["C1"] == {
+        "customer_id": "C1",
+        "city": "广州",  # latest version of the customer
+        "signed_up_date": "2024-01-10",
+        "plan_code": "P99",  # latest version of the subscription (a plan change)
+        "subscription_status": "active",
+        "is_churned": False,
+        "churned_date": None,
+        "churn_type": None,
+        "subscription_count": 1,
+        "pay_method": "alipay",
+        "invoice_count": 2,
+        "billed_amount_excl_tax": "188.00",  # the corrected I1 (89) + I2 (99)
+        "late_payment_count": 1,  # Y1's latest version: late, no longer pending
+        "failed_payment_count": 0,
+        "complaint_count": 2,
+        "open_complaint_count": 1,
+        "survey_response_count": 3,
+        "last_nps_score": 6,
+        "last_nps_category": "detractor",  # 6 is a detractor
+    }
+    assert (rows["C2"]["is_churned"], rows["C2"]["churned_date"], rows["C2"]["churn_type"]) == (
+        True,
+        "2026-03-05",
+        "involuntary",
+    )
+    assert (rows["C2"]["failed_payment_count"], rows["C2"]["last_nps_category"]) == (1, "passive")
+    # C3: a suspended subscription is still in service, so a later churned one does not churn the customer
+    assert (rows["C3"]["subscription_status"], rows["C3"]["is_churned"], rows["C3"]["subscription_count"]) == (
+        "suspended",
+        False,
+        2,
+    )
+    assert (rows["C3"]["invoice_count"], rows["C3"]["billed_amount_excl_tax"], rows["C3"]["pay_method"]) == (
+        0,
+        "0",
+        None,
+    )
+
+
+@pytest.mark.integration
+def test_staging_keeps_one_latest_row_per_key(built: psycopg.Connection[dict[str, Any]]) -> None:
+    counts = {
+        r["name"]: r["n"]
+        for r in built.execute(
+            "select 'customers' as name, count(*) as n from staging.stg_crm__customers "
+            "union all select 'tickets', count(*) from staging.stg_crm__tickets "
+            "union all select 'cells', count(*) from staging.stg_network__cell_kpi_hourly "
+            "union all select 'answers', count(*) from staging.stg_survey__responses"
+        )
+    }
+    assert counts == {"customers": 3, "tickets": 3, "cells": 2, "answers": 5}
+    cell = built.execute(
+        "select rsrp_dbm::text from staging.stg_network__cell_kpi_hourly where cell_hour_id = 'CELL1@2026-10-01T00'"
+    ).fetchone()
+    assert cell == {"rsrp_dbm": "-96.0"}  # the later load
+    answer = built.execute(
+        "select export_id, has_comment, comment_length from staging.stg_survey__responses where response_id = 'R2'"
+    ).fetchone()
+    assert answer == {"export_id": "E3", "has_comment": False, "comment_length": 0}  # a blank comment is none
+
+
+@pytest.mark.integration
+def test_no_personal_column_or_value_leaves_raw(built: psycopg.Connection[dict[str, Any]]) -> None:
+    columns = built.execute(
+        "select table_schema || '.' || table_name as relation, column_name from information_schema.columns "
+        "where table_schema in ('staging', 'intermediate', 'marts')"
+    ).fetchall()
+    relations = sorted({c["relation"] for c in columns})
+    assert "marts.dim_customers" in relations
+    assert not [c for c in columns if c["column_name"] in PERSONAL_NAMES]
+    for relation in relations:
+        for sentinel in SENTINELS:
+            hit = built.execute(
+                f"select count(*) as n from {relation} as t where t::text like %s", (f"%{sentinel}%",)
+            ).fetchone()
+            assert hit == {"n": 0}, f"{sentinel!r} found in {relation}"
+
+
+@pytest.mark.integration
+def test_build_with_every_raw_table_empty(dbt_database: str) -> None:
+    with psycopg.connect(dbt_database, autocommit=True) as conn:
+        conn.execute(f"truncate {', '.join(_raw_tables())}")
+    _build(dbt_database)
+    with psycopg.connect(dbt_database) as conn:
+        assert conn.execute("select count(*) from marts.dim_customers").fetchone() == (0,)

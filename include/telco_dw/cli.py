@@ -260,20 +260,29 @@ def sources_group() -> None:
     """The simulated source systems: CRM API, billing database, landed files."""
 
 
+def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise click.BadParameter(f"{value} is not a probability in [0, 1]")
+    return value
+
+
 @sources_group.command("serve")
 @click.option(
     "--through", default=None, help="Make the world current before this day (default: the end of the simulation)."
 )
-def sources_serve(through: str | None) -> None:
+@click.option("--rate-429", type=float, default=0.0, callback=_rate, help="Share of CRM API requests answered 429.")
+@click.option("--rate-5xx", type=float, default=0.0, callback=_rate, help="Share answered 500/502/503.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the CRM API's fault draws.")
+def sources_serve(through: str | None, rate_429: float, rate_5xx: float, seed: int) -> None:
     """Start the CRM API simulator, advance billing_src and deliver the files due before a day."""
     from telco_dw.sources import serve
 
     cfg = config.load()
     day = _date(through, "--through") if through else _simulation_end(cfg)
     with _step(f"serving the simulated sources before {day}"):
-        state = serve.present(cfg, day)
+        state = serve.present(cfg, day, rate_429=rate_429, rate_5xx=rate_5xx, seed=seed)
     console.print(
-        f"  CRM API {state['crm_api']} (token in {cfg.home / 'sources' / 'crm_api.token'}), billing_src rows "
+        f"  CRM API {state['crm_api']} (token in {serve.token_path(cfg)}), billing_src rows "
         f"{state['billing_rows']}, {state['files_delivered']} file(s) delivered into {cfg.landing}"
     )
 
@@ -295,6 +304,50 @@ def sources_status() -> None:
     from telco_dw.sources import serve
 
     console.print_json(json_mod.dumps(serve.status(config.load()), default=str))
+
+
+@sources_group.command("billing-advance")
+@click.option("--through", required=True, help="Apply the billing day files up to this day (inclusive), YYYY-MM-DD.")
+def sources_billing_advance(through: str) -> None:
+    """Apply the outbox's billing day files up to a day to billing_src (idempotent)."""
+    from telco_dw.sources import serve
+
+    counts = serve.advance_billing(config.load(), _date(through, "--through"))
+    console.print(f"billing_src: {counts.pop('days')} day(s) applied, rows upserted {counts}")
+
+
+@sources_group.command("check-export")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--show", type=int, default=10, show_default=True, help="How many rejected rows and issues to list.")
+def sources_check_export(export: Path | None, mapping: Path | None, show: int) -> None:
+    """Map a CRM bulk export through its YAML mapping and report rows, issues and rejects (lands nothing).
+
+    Defaults: the outbox's crm/export/customers_export.csv and the mapping.yml next to the export.
+    """
+    from collections import Counter
+
+    from telco_dw.sources.crm.export import load_mapping, read_export
+
+    export = export or config.load().outbox / "crm" / "export" / "customers_export.csv"
+    if not export.exists():
+        raise UserError(f"no export at {export}: give the file, or run `telco-dw simulate` first")
+    mapping = mapping or export.with_name("mapping.yml")
+    rows = rejected = 0
+    issues: Counter[str] = Counter()
+    shown: list[str] = []
+    for row in read_export(export, load_mapping(mapping)):
+        rows += 1
+        issues.update(i.column for i in row.issues)
+        rejected += bool(row.rejected)
+        for text in ([row.rejected] if row.rejected else []) + [f"row {row.number}, {i}" for i in row.issues]:
+            if len(shown) < show:
+                shown.append(text)
+    console.print(f"{export}: {rows} rows, {rows - rejected} would land, {rejected} rejected", soft_wrap=True)
+    if issues:
+        console.print(f"  set null on error, per column: {dict(issues)}")
+    for text in shown:
+        console.print(f"  {text}", soft_wrap=True)
 
 
 def _simulation_end(cfg: config.Config) -> date:

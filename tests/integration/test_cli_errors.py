@@ -1,6 +1,7 @@
 """Bad input ends in one clear line saying what is wrong and what to do, not a stack trace."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,22 @@ def test_a_too_old_postgresql_is_named(tmp_path):
         pytest.skip("the PostgreSQL on 5432 is new enough")
     line = _one_error_line(_run("ingest", "network", WAREHOUSE_URL=url, TELCO_DW_HOME=str(tmp_path)))
     assert "needs 16 or newer" in line
+
+
+def test_check_export_reports_what_would_land_and_names_rejects(tmp_path):
+    outbox = tmp_path / "outbox"
+    done = _run("simulate", "--customers", "300", "--days", "1", "--out", str(outbox), "--dirty-rate", "0.05")
+    assert done.returncode == 0, done.stderr
+    export = outbox / "crm" / "export" / "customers_export.csv"
+    done = _run("sources", "check-export", str(export), TELCO_DW_HOME=str(tmp_path / "home"))
+    assert done.returncode == 0, done.stderr
+    head = done.stdout.splitlines()[0]
+    rows, land, rejected = (int(w) for w in re.findall(r"(\d+) (?:rows|would land|rejected)", head))
+    records = len(export.read_bytes().splitlines()) - 1  # no field spans lines in the simulator's export
+    assert rows == records and land + rejected == rows and rejected > 0, done.stdout
+    assert re.search(r"row \d+ \(line \d+\)", done.stdout), done.stdout  # rejects name where they are
+
+
+def test_check_export_without_an_export_says_what_to_do(tmp_path):
+    line = _one_error_line(_run("sources", "check-export", TELCO_DW_OUTBOX=str(tmp_path / "none")))
+    assert "run `telco-dw simulate` first" in line

@@ -66,6 +66,7 @@ def test_a_taken_kept_port_is_a_clear_error(fresh):
     port = embedded.kept_port(fresh)
     embedded.stop(fresh)
     with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the stopped server's sockets may linger
         squatter.bind(("127.0.0.1", port))
         squatter.listen(1)
         with pytest.raises(UserError, match=rf"port {port} .* is in use by another process"):

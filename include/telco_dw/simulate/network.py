@@ -97,14 +97,18 @@ EXPERIENCE_SLICE = 100_000
 
 def _experience(world: World, files: DayFiles, day: date, offset: int) -> None:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    active = [c for c in world.customers if c.active]
-    if not active:
+    store = world.customers
+    active = np.flatnonzero(np.array(store.active, dtype=bool))  # indexes of the active subscribers
+    n = len(active)
+    if not n:
         return
     rng = np.random.default_rng([world.cfg.seed, offset, 2])
-    n = len(active)
-    cells = np.fromiter((c.cell for c in active), dtype=np.int64, count=n)
+    cells = np.array(store.cell, dtype=np.int64)[active]
+    msisdn_all = np.array(store.msisdn, dtype=np.int64)[active]
+    imei_all = np.array(store.imei, dtype=np.int64)[active]
     # a subscriber is mostly at home, sometimes in another cell (a trajectory is personal data)
     roam = rng.random(n) < 0.2
     serving = np.where(roam, rng.integers(0, len(world.cell_rsrp), n), cells)
@@ -112,11 +116,16 @@ def _experience(world: World, files: DayFiles, day: date, offset: int) -> None:
     is5g = world.cell_tech[serving] == "5G"
     volume = rng.lognormal(6, 1, n).round(2)
     downlink = np.where(is5g, rng.uniform(100, 400, n), rng.uniform(10, 60, n)).round(2)
+    del cells, roam, is5g
     rel = f"network/subscriber_experience/dt={day.isoformat()}/subscriber_experience.parquet"
     drng = files.dirt.rng(rel)
     dirty: dict[int, str] = dict(files.dirt.pick(drng, n, ("out_of_range", "null_required", "duplicate")))
     for kind in dirty.values():
         files.manifest.count_dirty(kind, rel)
+    rsrp[[p for p, kind in dirty.items() if kind == "out_of_range"]] = -200.0
+    no_imsi = np.zeros(n, dtype=bool)
+    no_imsi[[p for p, kind in dirty.items() if kind == "null_required"]] = True
+    duplicates = sorted(p for p, kind in dirty.items() if kind == "duplicate")
     schema = pa.schema(
         [
             ("usage_date", pa.date32()),
@@ -133,19 +142,24 @@ def _experience(world: World, files: DayFiles, day: date, offset: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     with pq.ParquetWriter(path, schema, compression="zstd", write_statistics=True) as writer:
-        for low in range(0, n, EXPERIENCE_SLICE):
+        for low in range(0, n, EXPERIENCE_SLICE):  # a slice at a time: bounded memory for a million subscribers
             high = min(n, low + EXPERIENCE_SLICE)
-            order = list(range(low, high)) + [p for p in range(low, high) if dirty.get(p) == "duplicate"]
-            msisdn = {i: active[i].mobile for i in range(low, high)}
+            order = np.concatenate(
+                [np.arange(low, high), np.array([p for p in duplicates if low <= p < high], dtype=np.int64)]
+            )
+            msisdn = msisdn_all[order]
+            imsi = pc.binary_join_element_wise("46000", pa.array(msisdn - 10**10).cast(pa.string()), "")
+            cell_no = pc.utf8_lpad(pa.array(serving[order]).cast(pa.string()), 5, "0")
             columns = {
-                "usage_date": [day] * len(order),
-                "msisdn": [msisdn[i] for i in order],
-                "imsi": [None if dirty.get(i) == "null_required" else "46000" + msisdn[i][1:] for i in order],
-                "imei": [str(active[i].imei) for i in order],
-                "serving_cell_id": [f"CELL{serving[i]:05d}" for i in order],
-                "volume_mb": [float(volume[i]) for i in order],
-                "avg_dl_mbps": [float(downlink[i]) for i in order],
-                "avg_rsrp_dbm": [-200.0 if dirty.get(i) == "out_of_range" else float(rsrp[i]) for i in order],
+                "usage_date": pa.array(np.full(len(order), day), type=pa.date32()),
+                "msisdn": pa.array(msisdn).cast(pa.string()),
+                # the Chinese MSISDN starts with 1: the IMSI is MCC-MNC 46000 and the other ten digits
+                "imsi": pc.if_else(pa.array(no_imsi[order]), pa.scalar(None, pa.string()), imsi),
+                "imei": pa.array(imei_all[order]).cast(pa.string()),
+                "serving_cell_id": pc.binary_join_element_wise("CELL", cell_no, ""),
+                "volume_mb": volume[order],
+                "avg_dl_mbps": downlink[order],
+                "avg_rsrp_dbm": rsrp[order],
             }
             writer.write_table(pa.table(columns, schema=schema))
             rows += len(order)

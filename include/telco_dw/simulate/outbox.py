@@ -16,7 +16,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,10 +37,14 @@ OPT_IN_KINDS: tuple[str, ...] = ("renamed_column",)
 
 def fmt(value: Any) -> str:
     """One value as text: ISO 8601 UTC timestamps with ``Z``, ISO dates, plain decimals, empty for null."""
+    if type(value) is str:  # the common case, first
+        return value
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, datetime):  # isoformat is several times faster than strftime
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        return value.isoformat(timespec="seconds")[:19] + "Z"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -76,10 +80,11 @@ class Manifest:
     late_files: dict[str, str] = field(default_factory=dict)  # relative path -> delivery date
 
     def record(self, out: Path, path: Path, rows: int, clean_rows: int) -> None:
-        data = path.read_bytes()
+        with path.open("rb") as handle:  # streamed: a day-0 file of a large world is hundreds of MB
+            digest = hashlib.file_digest(handle, "sha256")
         self.files[path.relative_to(out).as_posix()] = {
-            "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": path.stat().st_size,
+            "sha256": digest.hexdigest(),
             "rows": rows,
             "clean_rows": clean_rows,
         }
@@ -142,18 +147,20 @@ class CsvFile:
 
     def encode(self, extra_lines: Iterable[tuple[int, bytes]] = ()) -> bytes:
         """The file's bytes; ``extra_lines`` are raw lines inserted after the given row index."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(self.columns)
         inserts: dict[int, list[bytes]] = defaultdict(list)
         for pos, line in extra_lines:
             inserts[pos].append(line)
-        chunks: list[bytes] = [buffer.getvalue().encode("utf-8")]
-        for i, row in enumerate(self.rows):
+        chunks: list[bytes] = []
+        done = 0
+        for stop in sorted({*inserts, len(self.rows) - 1}):  # runs of rows written at once, raw lines between
             buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerow(row)
+            writer = csv.writer(buffer, lineterminator="\n")
+            if not chunks:
+                writer.writerow(self.columns)
+            writer.writerows(self.rows[done : stop + 1])
             chunks.append(buffer.getvalue().encode("utf-8"))
-            chunks.extend(inserts.get(i, []))
+            chunks.extend(inserts.get(stop, []))
+            done = stop + 1
         return b"".join(chunks)
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from telco_dw.simulate import identities as ids
 from telco_dw.simulate.network import write_network_day
 from telco_dw.simulate.outbox import DIRTY_KINDS, Dirt, Manifest
+from telco_dw.simulate.population import OUTCOMES, Customer, Customers, Payment, PaymentQueue, cents
 from telco_dw.simulate.records import DayFiles
 from telco_dw.simulate.truth import Truth, month_key
 
@@ -72,71 +73,23 @@ class SimConfig:
         return self.start + timedelta(days=self.days)
 
 
-@dataclass(slots=True)
-class Customer:
-    """The state the simulation keeps per customer: small, so a million of them fit in memory."""
-
-    n: int
-    msisdn: int
-    imei: int
-    cell: int
-    plan: int
-    fee: Decimal
-    satisfaction: float
-    signed_up_at: datetime
-    active: bool = True
-    price_raised: bool = False
-    failed_invoice: str | None = None
-    updated_at: datetime | None = None
-    deactivated_at: datetime | None = None
-    churn_type: str | None = None
-
-    @property
-    def customer_id(self) -> str:
-        return f"C{self.n:07d}"
-
-    @property
-    def mobile(self) -> str:
-        return str(self.msisdn)
-
-    def subscription(self) -> dict[str, Any]:
-        """The subscription's current version, as the CRM holds it."""
-        plan = PLANS[self.plan]
-        return {
-            "subscription_id": f"S{self.n:07d}",
-            "customer_id": self.customer_id,
-            "msisdn": self.mobile,
-            "plan_code": plan[0],
-            "plan_name": plan[1],
-            "monthly_fee": self.fee,
-            "contract_months": plan[3],
-            "status": "active" if self.active else "churned",
-            "activated_at": self.signed_up_at,
-            "deactivated_at": self.deactivated_at,
-            "churn_type": self.churn_type,
-            "updated_at": self.updated_at or self.signed_up_at,
-        }
-
-
-@dataclass(slots=True)
-class Payment:
-    """A payment waiting to be made or to settle (kept small: a million can be pending at once)."""
-
-    invoice_id: str
-    amount: Decimal
-    outcome: str
-    due: date
-    secs: int
-
-    def record(self, status: str, paid_at: datetime | None, updated_at: datetime) -> dict[str, Any]:
-        return {
-            "payment_id": f"Y{self.invoice_id[1:]}",
-            "invoice_id": self.invoice_id,
-            "amount": self.amount,
-            "status": status,
-            "paid_at": paid_at,
-            "updated_at": updated_at,
-        }
+def subscription(cust: Customer) -> dict[str, Any]:
+    """A subscription's current version, as the CRM holds it."""
+    plan = PLANS[cust.plan]
+    return {
+        "subscription_id": f"S{cust.n:07d}",
+        "customer_id": cust.customer_id,
+        "msisdn": cust.mobile,
+        "plan_code": plan[0],
+        "plan_name": plan[1],
+        "monthly_fee": cust.fee,
+        "contract_months": plan[3],
+        "status": "active" if cust.active else "churned",
+        "activated_at": cust.signed_up_at,
+        "deactivated_at": cust.deactivated_at,
+        "churn_type": cust.churn_type,
+        "updated_at": cust.updated_at or cust.signed_up_at,
+    }
 
 
 def _ts(day: date, seconds: float) -> datetime:
@@ -171,7 +124,9 @@ class World:
         self.cell_rsrp = np.round(cell_rng.normal(-94.0, 8.0, n_cells), 1)
         self.cell_tech = np.where(cell_rng.random(n_cells) < 0.4, "5G", "4G")
         self.cell_region = [ids.PROVINCES[i % len(ids.PROVINCES)][0] for i in range(n_cells)]
-        self.customers: list[Customer] = []
+        self.poor_cell: list[bool] = (self.cell_rsrp <= -105).tolist()
+        self.customers = Customers()
+        self.payments = PaymentQueue()
         self.scheduled: dict[date, list[tuple[Callable[..., None], tuple[Any, ...]]]] = defaultdict(list)
         self.ticket_seq = 0
         self.response_seq = 0
@@ -189,17 +144,15 @@ class World:
         province, city = rng.choice(ids.PROVINCES)
         plan = rng.choices(range(len(PLANS)), weights=[p[4] for p in PLANS])[0]
         cell = rng.randrange(len(self.cell_rsrp))
-        poor = self.cell_rsrp[cell] <= -105
         msisdn = ids.mobile(rng)
-        cust = Customer(
-            n=n,
+        cust = self.customers.add(
             msisdn=int(msisdn),
             imei=int(ids.imei(rng)),
             cell=cell,
             plan=plan,
             fee=PLANS[plan][2],
-            satisfaction=rng.gauss(8.1, 1.1) - (1.6 if poor else 0.0),
-            signed_up_at=signed,
+            satisfaction=rng.gauss(8.1, 1.1) - (1.6 if self.poor_cell[cell] else 0.0),
+            signed=signed,
         )
         record = {
             "customer_id": cust.customer_id,
@@ -218,7 +171,7 @@ class World:
         files.add("crm", "customers", record)
         if opening:
             files.add_export(record)
-        files.add("crm", "subscriptions", cust.subscription())
+        files.add("crm", "subscriptions", subscription(cust))
         files.add(
             "billing",
             "accounts",
@@ -231,7 +184,6 @@ class World:
                 "updated_at": signed,
             },
         )
-        self.customers.append(cust)
         return cust
 
     def _opening(self, files: DayFiles) -> None:
@@ -252,7 +204,7 @@ class World:
 
     def _invoice(self, files: DayFiles, cust: Customer, month: date, issued: datetime, history: bool = False) -> None:
         rng = random.Random(f"{self.cfg.seed}/invoice/{cust.n}/{month}")
-        invoice_id = f"I{cust.n:07d}{month:%Y%m}"
+        invoice_id = f"I{cust.n:07d}{_yyyymm(month)}"
         lines = [("plan_fee", cust.fee)]
         if rng.random() < 0.3:
             lines.append(("data_overage", _money(rng.uniform(5, 50))))
@@ -293,32 +245,41 @@ class World:
             self.truth.months[month_key(month)].revenue_excl_tax += amount
         if history:
             paid = issued + timedelta(days=3)
-            settled = Payment(invoice_id, total, "settled", due, 0)
+            settled = Payment(cust.n, _yyyymm(month), cents(total), OUTCOMES.index("settled"), due, 0)
             files.add("billing", "payments", settled.record("settled", paid, paid))
             return
         attempt = issued.date() + timedelta(days=rng.randrange(0, 6))
         p_fail = 0.02 + (0.04 if cust.satisfaction < 6 else 0.0)
-        outcome = rng.choices(("settled", "late", "failed"), weights=(1 - p_fail - 0.06, 0.06, p_fail))[0]
-        self._at(attempt, self._payment_created, Payment(invoice_id, total, outcome, due, rng.randrange(3600, 86000)))
+        outcome = rng.choices(range(len(OUTCOMES)), weights=(1 - p_fail - 0.06, 0.06, p_fail))[0]
+        payment = Payment(cust.n, _yyyymm(month), cents(total), outcome, due, rng.randrange(3600, 86000))
+        self._pay_at(attempt, PAYMENT_MADE, payment)
 
-    def _payment_created(self, files: DayFiles, day: date, payment: Payment) -> None:
-        files.add("billing", "payments", payment.record("pending", None, _ts(day, payment.secs)))
-        settle_day = payment.due + timedelta(days=3) if payment.outcome == "late" else day + timedelta(days=1)
-        self._at(settle_day, self._payment_settled, payment)
+    def _pay_at(self, day: date, stage: int, payment: Payment) -> None:
+        """Like :meth:`_at` for the many payments, kept as columns until their day."""
+        if day <= self.today:
+            self._payment_step(self.files, self.today, stage, payment)
+        elif day < self.cfg.end:
+            self.payments.add(day, stage, payment)
 
-    def _payment_settled(self, files: DayFiles, day: date, payment: Payment) -> None:
+    def _payment_step(self, files: DayFiles, day: date, stage: int, payment: Payment) -> None:
+        outcome = OUTCOMES[payment.outcome]
+        if stage == PAYMENT_MADE:
+            files.add("billing", "payments", payment.record("pending", None, _ts(day, payment.secs)))
+            settle_day = payment.due + timedelta(days=3) if outcome == "late" else day + timedelta(days=1)
+            self._pay_at(settle_day, PAYMENT_SETTLED, payment)
+            return
         when = _ts(day, payment.secs)
-        if payment.outcome == "failed":
+        if outcome == "failed":
             files.add("billing", "payments", payment.record("failed", None, when))
-            cust = self.customers[int(payment.invoice_id[1:8]) - 1]
-            cust.failed_invoice = payment.invoice_id
+            cust = self.customers[payment.customer - 1]
+            cust.failed_invoice = payment.month
             cust.satisfaction -= 0.3
-            self._at(payment.due + timedelta(days=10), self._involuntary_churn, cust, payment.invoice_id)
+            self._at(payment.due + timedelta(days=10), self._involuntary_churn, cust, payment.month)
         else:
-            files.add("billing", "payments", payment.record(payment.outcome, when, when))
+            files.add("billing", "payments", payment.record(outcome, when, when))
 
-    def _involuntary_churn(self, files: DayFiles, day: date, cust: Customer, invoice_id: str) -> None:
-        if cust.active and cust.failed_invoice == invoice_id:
+    def _involuntary_churn(self, files: DayFiles, day: date, cust: Customer, month: int) -> None:
+        if cust.active and cust.failed_invoice == month:
             self._churn(files, cust, _ts(day, 3600), "involuntary")
 
     # --- CRM events ----------------------------------------------------------------------------
@@ -328,7 +289,7 @@ class World:
             when = cust.updated_at + timedelta(seconds=1)  # the churn is the subscription's latest version
         cust.active = False
         cust.deactivated_at, cust.churn_type, cust.updated_at = when, kind, when
-        files.add("crm", "subscriptions", cust.subscription())
+        files.add("crm", "subscriptions", subscription(cust))
         month = self.truth.months[month_key(when)]
         if kind == "voluntary":
             month.lost_voluntary += 1
@@ -471,18 +432,21 @@ class World:
             self.today, self.files = day, files
             if offset == 0:
                 self._opening(files)
-            active = [c for c in self.customers if c.active]
+            active = sum(self.customers.active)
             month = self.truth.months[month_key(day)]
             if day.day == 1 or offset == 0:
-                month.active_at_start = len(active)
+                month.active_at_start = active
             month.days += 1
-            month.active_subscriber_days += len(active)
+            month.active_subscriber_days += active
+            for stage in (PAYMENT_MADE, PAYMENT_SETTLED):
+                for payment in self.payments.pop(day, stage):
+                    self._payment_step(files, day, stage, payment)
             for action, args in self.scheduled.pop(day, []):
                 action(files, day, *args)
             if day.day == 1:
-                for cust in active:
-                    if cust.active:
-                        self._invoice(files, cust, day, _ts(day, 7200))
+                for i in range(len(self.customers)):
+                    if self.customers.active[i]:
+                        self._invoice(files, self.customers[i], day, _ts(day, 7200))
             if day == raise_day and cfg.days > 1:
                 self._raise_prices(files, day)
             for _ in range(_poisson(self.rng, cfg.customers * 0.0008)):
@@ -499,39 +463,50 @@ class World:
 
     def _raise_prices(self, files: DayFiles, day: date) -> None:
         code, fee = PRICE_RAISE
-        for cust in self.customers:
-            if cust.active and PLANS[cust.plan][0] == code:
+        plan = [p[0] for p in PLANS].index(code)
+        store = self.customers
+        for i in range(len(store)):
+            if store.active[i] and store.plan[i] == plan:
+                cust = store[i]
                 cust.fee = fee
                 cust.price_raised = True
                 cust.updated_at = _ts(day, 600)
-                files.add("crm", "subscriptions", cust.subscription())
+                files.add("crm", "subscriptions", subscription(cust))
 
     def _daily_behaviour(self, files: DayFiles, day: date) -> None:
-        rng = self.rng
-        for cust in self.customers:
-            if not cust.active:
+        rng, store = self.rng, self.customers
+        active, satisfaction, cells, poor_cell = store.active, store.satisfaction, store.cell, self.poor_cell
+        for i in range(len(store)):  # the hot loop: columns read directly, a view only when something happens
+            if not active[i]:
                 continue
-            poor = bool(self.cell_rsrp[cust.cell] <= -105)
+            poor = poor_cell[cells[i]]
             if rng.random() < (0.006 if poor else 0.0015):
-                self._ticket(files, day, cust, poor)
+                self._ticket(files, day, store[i], poor)
             if rng.random() < 1 / 45:
-                score = max(0, min(10, round(rng.gauss(cust.satisfaction, 1.3))))
+                score = max(0, min(10, round(rng.gauss(satisfaction[i], 1.3))))
+                cust = store[i]
                 self._response(
                     files, _ts(day, rng.uniform(9 * 3600, 23 * 3600)), cust, "nps", "relationship", score, 10, None
                 )
             if rng.random() < 0.0008:  # a plan change: up when happy, down when not
+                cust = store[i]
                 step = 1 if cust.satisfaction >= 7.5 else -1
                 new_plan = min(len(PLANS) - 1, max(0, cust.plan + step))
                 if new_plan != cust.plan:
                     cust.plan, cust.fee = new_plan, PLANS[new_plan][2]
                     cust.updated_at = _ts(day, rng.uniform(8 * 3600, 20 * 3600))
-                    files.add("crm", "subscriptions", cust.subscription())
-            hazard = 0.0004 + 0.0025 * max(0.0, 7.0 - cust.satisfaction) + (0.002 if cust.price_raised else 0.0)
+                    files.add("crm", "subscriptions", subscription(cust))
+            hazard = 0.0004 + 0.0025 * max(0.0, 7.0 - satisfaction[i]) + (0.002 if store.price_raised[i] else 0.0)
             if rng.random() < hazard:
-                self._churn(files, cust, _ts(day, rng.uniform(8 * 3600, 20 * 3600)), "voluntary")
+                self._churn(files, store[i], _ts(day, rng.uniform(8 * 3600, 20 * 3600)), "voluntary")
 
 
+PAYMENT_MADE, PAYMENT_SETTLED = 0, 1
 _QUESTION = {"nps": "likelihood_to_recommend", "csat": "satisfaction_with_resolution", "ces": "ease_of_resolution"}
+
+
+def _yyyymm(month: date) -> int:
+    return month.year * 100 + month.month
 
 
 def _month_start(day: date, back: int) -> date:

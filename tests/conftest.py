@@ -52,12 +52,14 @@ def warehouse(cfg: config.Config) -> Iterator[config.Config]:
         embedded.start(cfg)
     with connect(cfg, autocommit=True) as conn:
         try:
-            ddl.ensure_all(conn)
+            with conn.transaction():
+                ddl.ensure_all(conn)
         except UserError as exc:  # the test server was built by an older checkout: it is ours to rebuild
             if "another version" not in str(exc):
                 raise
             ddl.reset(conn)
-            ddl.ensure_all(conn)
+            with conn.transaction():
+                ddl.ensure_all(conn)
     yield cfg
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -22,6 +23,9 @@ from telco_dw import config, sources
 from telco_dw.errors import UserError
 from telco_dw.simulate.outbox import DIRTY_KINDS, OPT_IN_KINDS
 from telco_dw.simulate.world import SimConfig
+
+if TYPE_CHECKING:
+    from telco_dw.load.batch import BatchResult
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
@@ -235,24 +239,84 @@ def _date(text: str, option: str) -> date:
         raise UserError(f"{option} {text!r} is not a date: use YYYY-MM-DD") from None
 
 
-@cli.command()
-@click.argument("source", type=click.Choice(sources.SOURCES))
-@click.option("--end", default=None, help="End of the data interval (YYYY-MM-DD, exclusive; default: today).")
-def ingest(source: str, end: str | None) -> None:
-    """Land one source for a data interval, outside Airflow (same code as the DAG's task)."""
-    from telco_dw.load.landing import land_source
-    from telco_dw.sources.endpoints import resolve
-    from telco_dw.warehouse.connection import connect
+@cli.group()
+def ingest() -> None:
+    """Land data outside Airflow (the same code as the DAG tasks), through the batch ledger and quarantine."""
 
-    cfg = config.load()
-    until = _date(end, "--end") if end else datetime.now(UTC).date()
-    with connect(cfg, autocommit=True) as conn:
-        results = land_source(conn, source, resolve(cfg), until)
+
+def _print_results(results: list[BatchResult]) -> None:
     for r in results:
         console.print(
             f"{r.status:8} {r.rows_read:>9} read {r.rows_landed:>9} landed {r.rows_quarantined:>6} quarantined  "
-            f"{r.source_ref} -> {r.table}"
+            f"{r.source_ref} -> {r.table}",
+            soft_wrap=True,
         )
+
+
+def _ingest_source_command(source: str) -> click.Command:
+    @click.option("--end", default=None, help="End of the data interval (YYYY-MM-DD, exclusive; default: today).")
+    def command(end: str | None) -> None:
+        from telco_dw.load.landing import land_source
+        from telco_dw.sources.endpoints import resolve
+        from telco_dw.warehouse.connection import connect
+
+        cfg = config.load()
+        until = _date(end, "--end") if end else datetime.now(UTC).date()
+        with connect(cfg, autocommit=True) as conn:
+            _print_results(land_source(conn, source, resolve(cfg), until))
+
+    command.__doc__ = f"Land the {source} source for the data interval ending at --end (idempotent per interval)."
+    return ingest.command(source)(command)
+
+
+for _source in sources.SOURCES:
+    _ingest_source_command(_source)
+
+
+def _timestamp(text: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"{option} {text!r} is not a date or time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[+HH:MM]"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@ingest.command("crm-export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Column mapping YAML (default: mapping.yml next to FILE).",
+)
+@click.option(
+    "--as-of",
+    default=None,
+    help="Time the export reflects, set as updated_at of its rows (ISO 8601, UTC unless an offset is given; "
+    "default: the file's modification time).",
+)
+def ingest_crm_export(file: Path, mapping: Path | None, as_of: str | None) -> None:
+    """Land the CRM bulk CSV export FILE into raw_crm through the ledger and quarantine.
+
+    Rows the mapping rejects go to quarantine.crm with the reason (row, line, column); values that
+    fail a cast under `on_error: null` land null and are kept in quarantine.column_issues. Re-running
+    the same file, mapping and --as-of lands nothing twice.
+    """
+    from telco_dw.load.landing import land_crm_export
+    from telco_dw.warehouse.connection import connect
+
+    if not file.is_file():
+        raise UserError(f"no CRM export at {file}: give the path of the CSV file")
+    mapping = mapping or file.with_name("mapping.yml")
+    when = _timestamp(as_of, "--as-of") if as_of else datetime.fromtimestamp(file.stat().st_mtime, UTC)
+    with connect(config.load(), autocommit=True) as conn:
+        result = land_crm_export(conn, file, mapping, when)
+    _print_results([result])
+    for key in ("nulled_on_error", "unmapped_columns"):
+        if result.notes.get(key):
+            console.print(f"  {key.replace('_', ' ')}: {result.notes[key]}", soft_wrap=True)
 
 
 @cli.group("sources")
@@ -415,7 +479,7 @@ def _setup(cfg: config.Config) -> None:
             state = embedded.start(cfg)
         console.print(f"  {state.describe()}")
     with _step(f"preparing schemas in {describe(warehouse_url(cfg))}"):
-        with connect(cfg, autocommit=True) as conn:
+        with connect(cfg, autocommit=True) as conn, conn.transaction():
             ddl.ensure_all(conn)
     with _step("migrating Airflow's metadata database"):
         if cfg.airflow_database_url is None:

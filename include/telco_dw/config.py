@@ -59,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("CRM_API_URL", "", "Base URL of the CRM API; unset: the simulator started by `telco-dw sources serve`."),
     Setting("CRM_API_TOKEN", "", "Bearer token of the CRM API; unset: the simulator's generated token."),
+    Setting(
+        "TASK_RETRIES", "2", "Retries of every pipeline task, with exponential backoff from 30 s (0: fail at once)."
+    ),
     Setting("TELCO_DW_OUTBOX", "$TELCO_DW_HOME/outbox", "Where `telco-dw simulate` writes the simulated sources."),
     Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
@@ -91,6 +94,7 @@ class Config:
     dbt_target: Path
     docs: Path
     secrets_file: Path
+    task_retries: int = 2
 
     @property
     def embedded(self) -> bool:
@@ -124,6 +128,15 @@ def _port(env: str, default: int | None) -> int | None:
     return int(raw)
 
 
+def _count(env: str, default: int) -> int:
+    raw = os.environ.get(env, "")
+    if raw == "":
+        return default
+    if not raw.isdigit():
+        raise UserError(f"{env}={raw!r} is not a count: set a whole number such as {default}, or unset it.")
+    return int(raw)
+
+
 @lru_cache(maxsize=1)
 def load() -> Config:
     """Read the environment once per process and resolve every setting."""
@@ -146,6 +159,7 @@ def load() -> Config:
         dbt_target=_path("DBT_TARGET_PATH", home / "dbt" / "target"),
         docs=_path("TELCO_DW_DOCS", home / "docs"),
         secrets_file=_path("TELCO_DW_SECRETS_FILE", home / "secrets.env"),
+        task_retries=_count("TASK_RETRIES", 2),
     )
 
 

@@ -8,7 +8,7 @@ the Airflow connection ``telco_warehouse`` (provisioned from configuration, see
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from telco_dw import config
@@ -27,19 +27,21 @@ def warehouse_url_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     return f"postgresql://{rest}" if scheme in ("postgres", "postgresql") else uri
 
 
-def endpoints_from_connections() -> Endpoints:
-    """Where the sources are, from the Airflow connections ``crm_api`` and ``billing_source``."""
+def endpoints_from_connections(source: str) -> Endpoints:
+    """Where ``source`` is: the landing folder, or the Airflow connection ``crm_api`` / ``billing_source``.
+
+    Only the source's own connection is read, so file sources run without the CRM API or billing defined.
+    """
     from airflow.sdk import Connection
 
-    cfg = config.load()
-    crm = Connection.get(CRM_CONN_ID)
-    scheme = "https" if (crm.extra_dejson or {}).get("https") else "http"
-    return Endpoints(
-        landing_url=cfg.landing,
-        billing_url=warehouse_url_from_connection(BILLING_CONN_ID),
-        crm_url=f"{scheme}://{crm.host}:{crm.port}",
-        crm_token=crm.password,
-    )
+    landing = config.load().landing
+    if source == "crm":
+        crm = Connection.get(CRM_CONN_ID)
+        scheme = "https" if (crm.extra_dejson or {}).get("https") else "http"
+        return Endpoints(landing, crm_url=f"{scheme}://{crm.host}:{crm.port}", crm_token=crm.password)
+    if source == "billing":
+        return Endpoints(landing, billing_url=warehouse_url_from_connection(BILLING_CONN_ID))
+    return Endpoints(landing)
 
 
 def land(source: str, data_interval_end: datetime | date) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def land(source: str, data_interval_end: datetime | date) -> dict[str, Any]:
     from telco_dw.load.landing import land_source
 
     with psycopg.connect(warehouse_url_from_connection(), autocommit=True) as conn:
-        results = land_source(conn, source, endpoints_from_connections(), data_interval_end)
+        results = land_source(conn, source, endpoints_from_connections(source), data_interval_end)
     landed = [r for r in results if r.status == "landed"]
     summary = {
         "source": source,
@@ -61,6 +63,34 @@ def land(source: str, data_interval_end: datetime | date) -> dict[str, Any]:
         "drift": {r.source_ref: r.notes for r in landed if r.notes},
     }
     log.info("ingest %s: %s", source, summary)
+    return summary
+
+
+def land_crm_export(export: str, mapping: str | None, as_of: datetime | date) -> dict[str, Any]:
+    """Land the CRM bulk export ``export`` (mapping: ``mapping`` or mapping.yml beside it) as of ``as_of``.
+
+    ``as_of`` is the run's data interval end, so a re-run of the same run lands nothing twice.
+    """
+    from pathlib import Path
+
+    import psycopg
+
+    from telco_dw.load.landing import land_crm_export as land_export
+
+    path = Path(export)
+    when = as_of if isinstance(as_of, datetime) else datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)
+    with psycopg.connect(warehouse_url_from_connection(), autocommit=True) as conn:
+        result = land_export(conn, path, Path(mapping) if mapping else path.with_name("mapping.yml"), when)
+    summary = {
+        "source": "crm-export",
+        "source_ref": result.source_ref,
+        "status": result.status,
+        "rows_read": result.rows_read,
+        "rows_landed": result.rows_landed,
+        "rows_quarantined": result.rows_quarantined,
+        "notes": result.notes,
+    }
+    log.info("ingest crm export: %s", summary)
     return summary
 
 

@@ -4,6 +4,7 @@ late files picked up later, schema drift reported (additive) or refused (breakin
 import gzip
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -114,6 +115,26 @@ def test_rerun_and_redelivery_land_nothing_twice(landing):
     shutil.copy(path, target)  # the same file delivered again: new mtime, same content
     _land(conn, url, "network")
     assert _ledger(conn, "network") == before
+
+
+def test_concurrent_runs_land_each_file_once(landing, warehouse):
+    """Two runs over the same files at once (overlapping backfill runs): no error, nothing twice."""
+    conn, url, outbox = landing
+    deliver(outbox, url, END)
+    _land(conn, url, "survey")
+    alone = _ledger(conn, "survey")
+    _reset(conn)
+
+    def run(_):
+        with connect(warehouse, autocommit=True) as own:
+            return sorted(r.status for r in _land(own, url, "survey"))
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = list(pool.map(run, range(2)))
+    assert _ledger(conn, "survey") == alone
+    landed = conn.execute("select count(*), count(distinct (_source_file, _row_number)) from raw_survey.responses")
+    assert len(set(landed.fetchone())) == 1  # no row twice
+    assert sorted(statuses[0] + statuses[1]).count("landed") == alone[0]  # each file landed by one run only
 
 
 def test_a_late_file_is_picked_up_by_a_later_run(landing):

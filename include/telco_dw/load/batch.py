@@ -2,11 +2,18 @@
 
 A batch is whatever one source reference delivered: a file, or one extraction of an API or database
 table for a data interval. Guarantees, per batch:
-- rows are streamed into PostgreSQL with COPY (never held whole in memory);
+- rows are streamed into PostgreSQL with COPY (never held whole in memory); a CSV file whose bytes
+  PostgreSQL can read as they are (:class:`CsvStream`) is copied in chunks without parsing it in
+  Python: straight into the raw table's typed columns when its header names exactly the declared
+  columns and every value has its type (the fast path), else as text into the stage, and falls back
+  to the row-by-row path when COPY refuses its structure or encoding;
 - every row read ends up either in the raw table or in ``quarantine.<source>`` with a reason
   (unparsable, a required value missing, a value that is not of its type, a value out of range),
-  and the ledger row says so: rows_read = rows_landed + rows_quarantined;
-- the batch, its quarantined rows and its ledger row commit together or not at all;
+  and the ledger row says so: rows_read = rows_landed + rows_quarantined (counted independently
+  and checked before commit);
+- values a source set to null on purpose (a mapping's ``on_error: null``) land null, and each such
+  issue is kept in ``quarantine.column_issues`` with the row and column;
+- the batch, its quarantined rows, its issues and its ledger row commit together or not at all;
 - a source reference already landed with the same checksum is skipped (a redelivery lands nothing
   twice); a changed one replaces its earlier batch in the same transaction.
 """
@@ -18,7 +25,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,15 +36,37 @@ from telco_dw.sources.schema import Table
 if TYPE_CHECKING:
     import psycopg
 
+_INTERNAL = ("_row_number", "_raw", "_reason", "_issues")
+"""Stage columns besides the source's: row number, raw text and reason of an unparsable row, issues."""
+
 
 @dataclass(frozen=True)
 class Row:
-    """One source row: its values in declared column order, or why it could not be parsed."""
+    """One source row: its values in declared column order, or why it could not be parsed.
+
+    ``issues`` are ``(column, reason)`` pairs for values the source mapping set to null on purpose;
+    the row still lands, and the issues are recorded.
+    """
 
     number: int
     values: list[str | None] | None
     raw: str | None = None
     reason: str | None = None
+    issues: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CsvStream:
+    """A UTF-8, comma-separated file with a header that COPY can read as it is.
+
+    ``columns`` names, per column of the file in order, its header name (declared or not);
+    ``chunks()`` yields the file's bytes after the header line (called once per COPY attempt). When
+    COPY into the typed columns refuses the bytes (a value not of its type), they are staged as text;
+    when that is refused too (a malformed line, bad encoding), the batch is landed through ``Batch.rows``.
+    """
+
+    columns: tuple[str, ...]
+    chunks: Callable[[], Iterator[bytes]]
 
 
 @dataclass
@@ -56,6 +85,8 @@ class Batch:
     notes: dict[str, Any] = field(default_factory=dict)
     after: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
     """Statements run inside the batch's transaction once it landed (e.g. moving a watermark)."""
+    csv: CsvStream | None = None
+    """The fast path for a CSV file (see :class:`CsvStream`); ``rows`` stays the reference path."""
 
 
 @dataclass(frozen=True)
@@ -70,33 +101,6 @@ class BatchResult:
     notes: dict[str, Any]
 
 
-def _reason_sql(table: Table) -> str:
-    """SQL giving, for a stage row, why it cannot land (null when it can)."""
-    parts = []
-    for c in table.columns:
-        if c.required:
-            parts.append(f"case when s.{c.name} is null then '{c.name}: required value missing' end")
-        if c.type != "text":
-            parts.append(
-                f"case when s.{c.name} is not null and not pg_input_is_valid(s.{c.name}, '{c.type}') "
-                f"then '{c.name}: ' || left(quote_literal(s.{c.name}), 40) || ' is not a valid {c.type}' end"
-            )
-    checked = [c for c in table.columns if c.check]
-    for c in checked:
-        cast = f"s.{c.name}::{c.type}" if c.type != "text" else f"s.{c.name}"
-        parts.append(
-            f"case when s.{c.name} is not null and {_valid(table, c.name)} and not ({cast} {c.check}) "
-            f"then '{c.name}: ' || s.{c.name} || ' out of range (must be {c.check})' end"
-        )
-    for description, condition in table.checks:
-        typed = condition
-        for c in table.columns:
-            typed = _replace_word(typed, c.name, f"s.{c.name}::{c.type}")
-        guard = " and ".join(_valid(table, c.name) for c in table.columns if c.name in condition)
-        parts.append(f"case when {guard or 'true'} and not ({typed}) then 'row: {description}' end")
-    return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')" if parts else "null::text"
-
-
 def _valid(table: Table, name: str) -> str:
     column = next(c for c in table.columns if c.name == name)
     if column.type == "text":
@@ -108,58 +112,124 @@ def _replace_word(text: str, word: str, replacement: str) -> str:
     return re.sub(rf"\b{re.escape(word)}\b", replacement, text)
 
 
+def _typed_checks(table: Table) -> list[tuple[str, str, str]]:
+    """(guard, condition on typed values, reason) of every declared range and row check."""
+    out = []
+    for c in table.columns:
+        if c.check:
+            cast = f"s.{c.name}::{c.type}" if c.type != "text" else f"s.{c.name}"
+            out.append(
+                (
+                    f"s.{c.name} is not null and {_valid(table, c.name)}",
+                    f"{cast} {c.check}",
+                    f"'{c.name}: ' || s.{c.name} || ' out of range (must be {c.check})'",
+                )
+            )
+    for description, condition in table.checks:
+        typed = condition
+        for c in table.columns:
+            typed = _replace_word(typed, c.name, f"s.{c.name}::{c.type}")
+        guard = " and ".join(_valid(table, c.name) for c in table.columns if c.name in condition) or "true"
+        out.append((guard, typed, f"'row: {description}'"))
+    return out
+
+
+def _reason_sql(table: Table) -> str:
+    """SQL giving, for a stage row, why it cannot land (null when it can)."""
+    parts = []
+    for c in table.columns:
+        if c.required:
+            parts.append(f"case when s.{c.name} is null then '{c.name}: required value missing' end")
+        if c.type != "text":
+            parts.append(
+                f"case when s.{c.name} is not null and not pg_input_is_valid(s.{c.name}, '{c.type}') "
+                f"then '{c.name}: ' || left(quote_literal(s.{c.name}), 40) || ' is not a valid {c.type}' end"
+            )
+    for guard, condition, reason in _typed_checks(table):
+        parts.append(f"case when {guard} and not ({condition}) then {reason} end")
+    return "nullif(concat_ws('; ', " + ", ".join(parts) + "), '')" if parts else "null::text"
+
+
+def _landable_sql(table: Table) -> str:
+    """SQL true exactly when a stage row can land (the cheap twin of :func:`_reason_sql`, never null)."""
+    parts = ["s._reason is null"]
+    for c in table.columns:
+        if c.required:
+            parts.append(f"s.{c.name} is not null")
+        if c.type != "text":
+            parts.append(_valid(table, c.name))
+    for guard, condition, _ in _typed_checks(table):
+        parts.append(f"(case when {guard} then coalesce(({condition}), true) else true end)")
+    return " and ".join(parts)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def land_batch(conn: psycopg.Connection, batch: Batch) -> BatchResult:
     """Land ``batch`` (see the module guarantees). ``conn`` must be in autocommit mode."""
     started = time.monotonic()
     table = batch.table
-    existing = conn.execute(
-        "select batch_id, file_sha256 from audit.load_batches where target_table = %s and source_file = %s",
-        (table.qualified, batch.source_ref),
-    ).fetchone()
-    if existing is not None and batch.checksum is not None and existing[1] == batch.checksum:
-        return BatchResult(table.qualified, batch.source_ref, "skipped", 0, 0, 0, time.monotonic() - started, {})
     batch_id = str(uuid.uuid4())
     names = table.column_names
     cols = ", ".join(names)
-    reason = _reason_sql(table)
     casts = ", ".join(f"s.{c.name}::{c.type}" for c in table.columns)
-    unparsable = 0
+    extra = [c for c in (batch.csv.columns if batch.csv else ()) if c not in names]
     try:
         with conn.transaction():
+            # one batch of a reference at a time (concurrent runs, a backfill): the second waits, then
+            # sees the first's ledger row and skips or replaces it
+            conn.execute(
+                "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{table.qualified}|{batch.source_ref}",)
+            )
+            existing = conn.execute(
+                "select batch_id, file_sha256 from audit.load_batches where target_table = %s and source_file = %s",
+                (table.qualified, batch.source_ref),
+            ).fetchone()
+            if existing is not None and batch.checksum is not None and existing[1] == batch.checksum:
+                return BatchResult(
+                    table.qualified, batch.source_ref, "skipped", 0, 0, 0, time.monotonic() - started, {}
+                )
             if existing is not None:
                 conn.execute(f"delete from {table.qualified} where _batch_id = %s", (existing[0],))
                 conn.execute(f"delete from quarantine.{table.source} where batch_id = %s", (existing[0],))
+                conn.execute("delete from quarantine.column_issues where batch_id = %s", (existing[0],))
                 conn.execute("delete from audit.load_batches where batch_id = %s", (existing[0],))
             conn.execute(
-                "create temp table _stage (_row_number bigint, "
-                + ", ".join(f"{c} text" for c in names)
-                + ") on commit drop"
+                "create temp table _stage (_row_number bigint generated by default as identity, "
+                + ", ".join(f"{_ident(c)} text" for c in (*names, *extra))
+                + ", _raw text, _reason text, _issues text) on commit drop"
             )
-            bad: list[Row] = []
-            digest = hashlib.sha256()
-            with conn.cursor().copy(f"copy _stage (_row_number, {cols}) from stdin") as copy:
-                for row in batch.rows:
-                    digest.update(repr(row.values if row.values is not None else row.raw).encode())
-                    if row.values is None:
-                        bad.append(row)
-                        if len(bad) >= 1000:
-                            unparsable += _quarantine_unparsed(conn, batch, batch_id, bad)
-                            bad = []
-                        continue
-                    copy.write_row([row.number, *row.values])
-            unparsable += _quarantine_unparsed(conn, batch, batch_id, bad)
-            quarantined = conn.execute(
-                f"insert into quarantine.{table.source} (batch_id, target_table, source_ref, row_number, reason, "
-                f"raw_record) select %s, %s, %s, s._row_number, r.reason, to_jsonb(s) - '_row_number' "
-                f"from _stage s cross join lateral (select {reason} as reason) r where r.reason is not null",
-                (batch_id, table.qualified, batch.source_ref),
-            ).rowcount
-            landed = conn.execute(
-                f"insert into {table.qualified} ({cols}, _batch_id, _loaded_at, _source_file, _row_number) "
-                f"select {casts}, %s, now(), %s, s._row_number from _stage s where {reason} is null",
-                (batch_id, batch.source_ref),
-            ).rowcount
-            total_quarantined = quarantined + unparsable
+            fast = _copy_typed(conn, batch, batch_id) if batch.csv is not None else None
+            if fast is not None:
+                read, landed, quarantined = fast
+                has_issues, digest = False, None
+            else:
+                copied = _copy_csv(conn, batch) if batch.csv is not None else None
+                if copied is None:
+                    read, has_issues, digest = _copy_rows(conn, batch)
+                else:
+                    read, has_issues, digest = copied, False, None
+                quarantined = _quarantine_stage(conn, batch, batch_id)
+                landed = conn.execute(
+                    f"insert into {table.qualified} ({cols}, _batch_id, _loaded_at, _source_file, _row_number) "
+                    f"select {casts}, %s, now(), %s, s._row_number from _stage s where {_landable_sql(table)}",
+                    (batch_id, batch.source_ref),
+                ).rowcount
+            if landed + quarantined != read:  # a bug, never the data: refuse to commit an unbalanced batch
+                raise UserError(
+                    f"{batch.source_ref}: {read} rows read but {landed} landed + {quarantined} quarantined; "
+                    "nothing of this batch was committed (please report this)"
+                )
+            if has_issues:
+                conn.execute(
+                    "insert into quarantine.column_issues (batch_id, target_table, source_ref, row_number, "
+                    "column_name, reason) select %s, %s, %s, s._row_number, i ->> 0, i ->> 1 "
+                    "from _stage s cross join lateral jsonb_array_elements(s._issues::jsonb) i "
+                    "where s._issues is not null",
+                    (batch_id, table.qualified, batch.source_ref),
+                )
             for statement, params in batch.after:
                 conn.execute(statement, params)
             conn.execute(
@@ -169,30 +239,147 @@ def land_batch(conn: psycopg.Connection, batch: Batch) -> BatchResult:
                 "%s, now() - make_interval(secs => %s), now())",
                 (
                     batch_id, table.source, table.qualified, batch.source_ref, batch.size_bytes,
-                    batch.checksum or digest.hexdigest(),
-                    batch.interval_start, batch.interval_end, landed + total_quarantined, landed,
-                    total_quarantined, json.dumps(batch.notes), time.monotonic() - started,
+                    batch.checksum or (digest.hexdigest() if digest else ""),
+                    batch.interval_start, batch.interval_end, read, landed, quarantined,
+                    json.dumps(batch.notes, ensure_ascii=False), time.monotonic() - started,
                 ),
             )  # fmt: skip
-    except UserError:
+    except UserError as exc:
+        exc.source_ref = exc.source_ref or batch.source_ref
         raise
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{batch.source_ref}: landing into {table.qualified} failed: {first}") from exc
-    result = BatchResult(
-        table.qualified, batch.source_ref, "landed", landed + total_quarantined, landed, total_quarantined,
-        time.monotonic() - started, batch.notes,
+        raise UserError(
+            f"{batch.source_ref}: landing into {table.qualified} failed: {first}", source_ref=batch.source_ref
+        ) from exc
+    return BatchResult(
+        table.qualified, batch.source_ref, "landed", read, landed, quarantined, time.monotonic() - started,
+        batch.notes,
     )  # fmt: skip
-    return result
 
 
-def _quarantine_unparsed(conn: psycopg.Connection, batch: Batch, batch_id: str, rows: list[Row]) -> int:
-    if not rows:
-        return 0
+def _quarantine_stage(conn: psycopg.Connection, batch: Batch, batch_id: str) -> int:
+    """Move every stage row that cannot land to ``quarantine.<source>`` with its reasons; how many."""
+    table = batch.table
+    return conn.execute(
+        f"insert into quarantine.{table.source} (batch_id, target_table, source_ref, row_number, reason, "
+        f"raw_record, raw_text) select %s, %s, %s, s._row_number, coalesce(s._reason, {_reason_sql(table)}), "
+        f"case when s._reason is null then to_jsonb(s) - '{{{','.join(_INTERNAL)}}}'::text[] end, s._raw "
+        f"from _stage s where not ({_landable_sql(table)})",
+        (batch_id, table.qualified, batch.source_ref),
+    ).rowcount
+
+
+def _landable_typed_sql(table: Table) -> str:
+    """SQL on a raw table's typed columns true exactly when :func:`_landable_sql` is for their text.
+
+    Every value already has its type (COPY cast it), so what is left are required values and checks; a
+    check that is null (a null operand) passes, as in :func:`_landable_sql`.
+    """
+    parts = [f"{c.name} is not null" for c in table.columns if c.required]
+    parts += [f"coalesce(({c.name} {c.check}), true)" for c in table.columns if c.check]
+    parts += [f"coalesce(({condition}), true)" for _, condition in table.checks]
+    return " and ".join(parts) or "true"
+
+
+class _Refused(Exception):
+    """The fast path cannot land this file; roll back to its savepoint and use the stage."""
+
+
+def _copy_typed(conn: psycopg.Connection, batch: Batch, batch_id: str) -> tuple[int, int, int] | None:
+    """COPY a CSV file's bytes straight into the raw table; (read, landed, quarantined), or None.
+
+    The fast path for a file whose header names exactly the declared columns. The server casts each
+    value to its column's type, fills the metadata columns from their defaults (see
+    :func:`telco_dw.load.ddl.raw_table_ddl`: this batch's id and file, now(), and a sequence restarted
+    at 0 for this file, so ``_row_number`` is the data row's number as in the stage) and keeps only the
+    rows that pass every required/range/row check (``COPY ... where``). Rows read are counted by that
+    sequence (every parsed row takes a number, kept or not), rows landed by COPY.
+
+    When rows were left out, the file is COPYed again as text into the stage and its rows that cannot
+    land are quarantined by the stage path's own statement, so reasons and raw records are exactly the
+    stage path's (typed values would lose the source text: ``-5`` becomes ``-5.00``). When COPY refuses
+    the file (a value not of its type, a malformed line, bad encoding), everything since the savepoint
+    is rolled back and None returned: the stage path lands the file.
+    """
+    import psycopg
+
+    from telco_dw.load.ddl import BATCH_SETTINGS, row_number_sequence
+
+    assert batch.csv is not None
+    table = batch.table
+    columns = batch.csv.columns
+    if len(columns) != len(set(columns)) or set(columns) != set(table.column_names):
+        return None  # undeclared (additive drift) or repeated columns: the stage keeps them
+    sequence = row_number_sequence(table)
+    # the sequence is the table's: one file at a time numbers its rows with it
+    conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{sequence}|row numbers",))
+    for column, setting in BATCH_SETTINGS.items():
+        value = batch_id if column == "_batch_id" else batch.source_ref
+        conn.execute("select set_config(%s, %s, true)", (setting, value))
+    listed = ", ".join(_ident(c) for c in columns)
+    cursor = conn.cursor()
+    try:
+        with conn.transaction():  # a savepoint: a refused file leaves nothing behind
+            conn.execute("select setval(%s, 0, true)", (sequence,))  # currval 0, the first row gets 1
+            with cursor.copy(
+                f"copy {table.qualified} ({listed}) from stdin with (format csv, encoding 'UTF8', "
+                f"force_null ({listed})) where {_landable_typed_sql(table)}"
+            ) as copy:
+                for chunk in batch.csv.chunks():
+                    copy.write(chunk)
+            landed = cursor.rowcount
+            read = conn.execute("select currval(%s)", (sequence,)).fetchone()[0]  # type: ignore[index]
+            if read == landed:
+                return read, landed, 0
+            if _copy_csv(conn, batch) != read:  # the stage cannot read it (or reads it otherwise): fall back
+                raise _Refused
+            return read, landed, _quarantine_stage(conn, batch, batch_id)
+    except (psycopg.DataError, _Refused):
+        return None
+
+
+def _copy_csv(conn: psycopg.Connection, batch: Batch) -> int | None:
+    """COPY the file's bytes as they are into the stage; None (nothing staged) when COPY refuses them."""
+    import psycopg
+
+    assert batch.csv is not None
+    columns = batch.csv.columns
+    if len(set(columns)) != len(columns) or set(columns) & set(_INTERNAL):
+        return None  # the stage cannot name these columns apart: the row path reports them
+    listed = ", ".join(_ident(c) for c in columns)
+    cursor = conn.cursor()
+    try:
+        with conn.transaction():  # a savepoint: a refused file leaves the stage empty
+            with cursor.copy(
+                f"copy _stage ({listed}) from stdin with (format csv, encoding 'UTF8', force_null ({listed}))"
+            ) as copy:
+                for chunk in batch.csv.chunks():
+                    copy.write(chunk)
+    except psycopg.DataError:
+        return None
+    return cursor.rowcount
+
+
+def _copy_rows(conn: psycopg.Connection, batch: Batch) -> tuple[int, bool, Any]:
+    """COPY ``batch.rows`` into the stage; (rows read, whether any row has issues, digest of the rows)."""
+    digest = hashlib.sha256()
+    read = 0
+    has_issues = False
+    width = len(batch.table.columns)
     with conn.cursor().copy(
-        f"copy quarantine.{batch.table.source} (batch_id, target_table, source_ref, row_number, reason, raw_text) "
-        "from stdin"
+        f"copy _stage (_row_number, {', '.join(batch.table.column_names)}, _raw, _reason, _issues) from stdin"
     ) as copy:
-        for row in rows:
-            copy.write_row([batch_id, batch.table.qualified, batch.source_ref, row.number, row.reason, row.raw])
-    return len(rows)
+        for row in batch.rows:
+            read += 1
+            if row.values is None:
+                digest.update(repr(row.raw).encode())
+                copy.write_row([row.number, *([None] * width), row.raw, row.reason or "unparsable", None])
+                continue
+            digest.update(repr(row.values).encode())
+            issues = None
+            if row.issues:
+                has_issues = True
+                issues = json.dumps(row.issues, ensure_ascii=False)
+            copy.write_row([row.number, *row.values, None, None, issues])
+    return read, has_issues, digest

@@ -6,6 +6,7 @@ schemas in ``telco_dw.sources``, so a new column is declared in one place.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 from telco_dw import sources
@@ -50,8 +51,33 @@ create table if not exists audit.watermarks (
     updated_at      timestamptz not null default now(),
     primary key (source, entity)
 );
+create table if not exists audit.task_failures (
+    failed_at       timestamptz not null default now(),
+    dag_id          text not null,
+    task_id         text not null,
+    run_id          text not null,
+    try_number      integer,
+    will_retry      boolean not null,
+    interval_start  timestamptz,
+    interval_end    timestamptz,
+    source_ref      text,
+    error           text not null
+);
 create schema if not exists quarantine;
+create table if not exists quarantine.column_issues (
+    batch_id        text not null,
+    target_table    text not null,
+    source_ref      text not null,
+    row_number      bigint not null,
+    column_name     text not null,
+    reason          text not null,
+    recorded_at     timestamptz not null default now()
+);
+create index if not exists column_issues_batch_idx on quarantine.column_issues (batch_id);
 """
+"""``quarantine.column_issues``: values a source mapping set to null on purpose (``on_error: null``);
+the row landed, the issue (row, column, why) is kept here. Reasons may quote source values, hence
+the quarantine schema (personal data), not ``audit``."""
 
 QUARANTINE_DDL = """
 create table if not exists quarantine.{source} (
@@ -68,20 +94,74 @@ create index if not exists {source}_batch_idx on quarantine.{source} (batch_id);
 """
 
 
+BATCH_SETTINGS = {"_batch_id": "telco_dw.batch_id", "_source_file": "telco_dw.source_file"}
+"""Metadata columns whose default is the batch's value, set with ``set_config(..., true)`` by the loader."""
+
+
+def row_number_sequence(table: Table) -> str:
+    """The sequence numbering the data rows of a file COPYed straight into ``table`` (``_row_number``)."""
+    return f"{table.schema}.{table.name}__row_number"
+
+
 def raw_table_ddl(table: Table) -> str:
-    """``create table if not exists`` for one raw table: declared columns, then load metadata."""
+    """Idempotent DDL of one raw table: declared columns, then load metadata, and what the COPY fast path
+    of :mod:`telco_dw.load.batch` needs.
+
+    The metadata columns default to the batch's values, so a file COPYed into the declared columns gets
+    them from the server: ``_batch_id`` and ``_source_file`` from settings the loader sets for its
+    transaction (through ``<schema>._batch_setting``, declared immutable so that COPY evaluates it once
+    per statement, not per row; it is only ever read by those defaults), ``_loaded_at`` now(), and
+    ``_row_number`` from a per-table sequence the loader restarts for each file under a lock. Outside a
+    batch the settings are empty, so an insert that omits the metadata still fails (not null).
+    ``create table if not exists`` does not alter an existing table, hence the ``alter ... set default``.
+
+    ``_batch_id`` is indexed with a BRIN bloom index (finding one batch's block ranges for a replace)
+    rather than a btree, whose one-entry-per-row upkeep cost more than the COPY itself.
+    """
     cols = [f"    {c.name} {c.type}" for c in table.columns]
     cols += [f"    {name} {kind}" for name, kind in METADATA_COLUMNS]
     body = ",\n".join(cols)
+    sequence = row_number_sequence(table)
+    defaults = [f"{name} set default {table.schema}._batch_setting('{key}')" for name, key in BATCH_SETTINGS.items()]
+    defaults += ["_loaded_at set default now()", f"_row_number set default nextval('{sequence}')"]
     return (
         f"create schema if not exists {table.schema};\n"
+        f"create or replace function {table.schema}._batch_setting(name text) returns text\n"
+        "    language sql immutable parallel safe\n"
+        "    return nullif(current_setting(name, true), '');\n"
         f"create table if not exists {table.qualified} (\n{body}\n);\n"
-        f"create index if not exists {table.name}_batch_idx on {table.qualified} (_batch_id);\n"
+        f"create sequence if not exists {sequence} as bigint minvalue 0 cache 1000\n"
+        f"    owned by {table.qualified}._row_number;\n"
+        f"alter table {table.qualified}\n    alter column " + ",\n    alter column ".join(defaults) + ";\n"
+        f"drop index if exists {table.schema}.{table.name}_batch_idx;\n"
+        f"create index if not exists {table.name}_batch_brin on {table.qualified}\n"
+        "    using brin (_batch_id text_bloom_ops) with (autosummarize = on);\n"
     )
+
+
+def _statements() -> list[str]:
+    """Every statement :func:`ensure_all` applies, in order."""
+    out = [AUDIT_DDL]
+    for source in sources.SOURCES:
+        out.append(QUARANTINE_DDL.format(source=source))
+        out.extend(raw_table_ddl(table) for table in sources.tables(source))
+    return out
+
+
+def _applied(conn: psycopg.Connection) -> str | None:
+    if conn.execute("select to_regclass('audit.ddl_version')").fetchone()[0] is None:  # type: ignore[index]
+        return None
+    row = conn.execute("select fingerprint from audit.ddl_version").fetchone()
+    return row[0] if row else None
 
 
 def ensure_all(conn: psycopg.Connection) -> None:
     """Create the audit and quarantine schemas and every declared raw table (idempotent).
+
+    Call it inside a transaction. When the warehouse already has exactly these objects (the
+    fingerprint of their DDL is in ``audit.ddl_version``) nothing is locked or changed, so loads
+    running at the same time are never blocked; otherwise the DDL is applied under an advisory lock,
+    one session at a time.
 
     Raises :class:`UserError` when the server is older than PostgreSQL 16, or when an existing raw
     table's columns differ from the declaration (a warehouse built by an older version of the project).
@@ -92,11 +172,17 @@ def ensure_all(conn: psycopg.Connection) -> None:
             f"the warehouse runs PostgreSQL {version // 10000}; telco-dw needs 16 or newer "
             "(landing validates values with pg_input_is_valid): use a newer server or the embedded one"
         )
-    conn.execute(AUDIT_DDL)
+    statements = _statements()
+    fingerprint = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+    if _applied(conn) == fingerprint:
+        return
+    conn.execute("select pg_advisory_xact_lock(hashtextextended('telco_dw.ddl', 0))")
+    if _applied(conn) == fingerprint:  # another session applied it while this one waited
+        return
+    for statement in statements:
+        conn.execute(statement)
     for source in sources.SOURCES:
-        conn.execute(QUARANTINE_DDL.format(source=source))
         for table in sources.tables(source):
-            conn.execute(raw_table_ddl(table))
             have = [
                 name
                 for (name,) in conn.execute(
@@ -113,6 +199,9 @@ def ensure_all(conn: psycopg.Connection) -> None:
                     "to drop its schemas (raw data included), then land again"
                 )
     conn.execute("alter table audit.load_batches add column if not exists notes jsonb not null default '{}'")
+    conn.execute("create table if not exists audit.ddl_version (fingerprint text not null)")
+    conn.execute("delete from audit.ddl_version")
+    conn.execute("insert into audit.ddl_version values (%s)", (fingerprint,))
 
 
 WAREHOUSE_SCHEMAS = (

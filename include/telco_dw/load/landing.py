@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telco_dw.errors import UserError
@@ -90,3 +91,22 @@ def land_source(conn: psycopg.Connection, source: str, endpoints: Endpoints, end
             "(the simulator) or set LANDING_URL"
         ) from exc
     return results
+
+
+def land_crm_export(conn: psycopg.Connection, path: Path, mapping: Path, as_of: datetime) -> BatchResult:
+    """Land the CRM bulk export ``path`` under ``mapping`` as one batch (see :mod:`telco_dw.sources.crm.bulk`).
+
+    Idempotent: the same file, mapping and ``as_of`` again is skipped; a changed one replaces its batch.
+    """
+    from telco_dw.sources.crm.bulk import export_batch
+
+    conn.autocommit = True
+    with conn.transaction():
+        ddl.ensure_all(conn)
+    result = land_batch(conn, export_batch(path, mapping, as_of))
+    log.info(
+        "crm export %s -> %s: %s, %d read, %d landed, %d quarantined in %.2fs (%s)",
+        result.source_ref, result.table, result.status, result.rows_read, result.rows_landed,
+        result.rows_quarantined, result.seconds, result.notes,
+    )  # fmt: skip
+    return result

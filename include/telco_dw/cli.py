@@ -76,6 +76,8 @@ def show_config() -> None:
         "BILLING_SOURCE_URL": cfg.billing_source_url or "(database billing_src on the warehouse server)",
         "CRM_API_URL": cfg.crm_api_url or "(the simulator of `telco-dw sources serve`)",
         "CRM_API_TOKEN": "(set)" if cfg.crm_api_token else "(the simulator's)",
+        "TASK_RETRIES": cfg.task_retries,
+        "PII_TOKEN_KEY": "(set)" if cfg.pii_token_key else "(generated, embedded only)",
         "TELCO_DW_OUTBOX": cfg.outbox,
         "DBT_TARGET_PATH": cfg.dbt_target,
         "TELCO_DW_DOCS": cfg.docs,
@@ -612,6 +614,52 @@ def down() -> None:
     console.print(f"stopped: {', '.join(stopped) or 'no Airflow components were running'}")
     if cfg.embedded:
         console.print(f"warehouse: {embedded.stop(cfg).describe()}")
+
+
+# --- privacy ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def privacy() -> None:
+    """Personal data: the token key, scans for personal values (docs/privacy.md)."""
+
+
+@privacy.command("install-key")
+@click.option("--rotate", is_flag=True, help="Replace a different key already in the warehouse (tokens change).")
+def privacy_install_key(rotate: bool) -> None:
+    """Hold the PII token key (PII_TOKEN_KEY) in the warehouse for privacy.token(); idempotent."""
+    from telco_dw.privacy import tokens
+    from telco_dw.warehouse.connection import connect
+
+    cfg = config.load()
+    with connect(cfg) as conn, conn.transaction():
+        check = tokens.install(conn, tokens.key(cfg), rotate=rotate)
+    console.print(f"PII token key installed (check value {check}); privacy.token(text) is ready")
+
+
+@privacy.command("scan")
+@click.option("--schema", "schemas", multiple=True, help="Schema to scan (repeatable; default: every schema).")
+@click.option("--sample", type=int, default=None, help="Read at most this many values per column (default: all).")
+def privacy_scan(schemas: tuple[str, ...], sample: int | None) -> None:
+    """Find personal values (mobile numbers, emails, ID numbers, IMSI, IMEI, bank cards) in text columns.
+
+    Prints where they are and how many, never the values; exits 1 when it found any.
+    """
+    from telco_dw.privacy import scan
+    from telco_dw.warehouse.connection import connect
+
+    cfg = config.load()
+    with connect(cfg, autocommit=True) as conn:
+        columns = scan.text_columns(conn, list(schemas) or None)
+        findings = scan.scan(conn, columns, sample)
+    if not findings:
+        console.print(f"no personal values in {len(columns)} text columns")
+        return
+    table = Table("column", "kind", "values with it", "values read")
+    for f in findings:
+        table.add_row(f.where, f.kind, str(f.values), str(f.read))
+    console.print(table)
+    sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

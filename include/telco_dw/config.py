@@ -62,13 +62,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TASK_RETRIES", "2", "Retries of every pipeline task, with exponential backoff from 30 s (0: fail at once)."
     ),
+    Setting(
+        "PII_TOKEN_KEY",
+        "",
+        "Key (hex, >= 32 bytes) of the HMAC-SHA256 tokens replacing personal join keys; from your secret store. "
+        "Unset: generated once into $TELCO_DW_SECRETS_FILE, embedded warehouse only.",
+    ),
     Setting("TELCO_DW_OUTBOX", "$TELCO_DW_HOME/outbox", "Where `telco-dw simulate` writes the simulated sources."),
     Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
     Setting(
         "TELCO_DW_SECRETS_FILE",
         "$TELCO_DW_HOME/secrets.env",
-        "Generated local secrets (Airflow fernet and API keys) for the embedded run; mode 0600.",
+        "Generated local secrets (Airflow fernet and API keys, PII token key) for the embedded run; mode 0600.",
     ),
 )
 
@@ -95,6 +101,8 @@ class Config:
     docs: Path
     secrets_file: Path
     task_retries: int = 2
+    pii_token_key: str | None = None
+    """Never printed: ``telco-dw config`` shows whether it is set, not its value."""
 
     @property
     def embedded(self) -> bool:
@@ -160,6 +168,7 @@ def load() -> Config:
         docs=_path("TELCO_DW_DOCS", home / "docs"),
         secrets_file=_path("TELCO_DW_SECRETS_FILE", home / "secrets.env"),
         task_retries=_count("TASK_RETRIES", 2),
+        pii_token_key=os.environ.get("PII_TOKEN_KEY") or None,
     )
 
 
@@ -174,6 +183,7 @@ def local_secrets(cfg: Config) -> dict[str, str]:
         "AIRFLOW__CORE__FERNET_KEY": lambda: Fernet.generate_key().decode(),
         "AIRFLOW__API__SECRET_KEY": lambda: secrets.token_urlsafe(32),
         "AIRFLOW__API_AUTH__JWT_SECRET": lambda: secrets.token_urlsafe(32),
+        "PII_TOKEN_KEY": lambda: secrets.token_hex(32),
     }
     found: dict[str, str] = {}
     if cfg.secrets_file.exists():

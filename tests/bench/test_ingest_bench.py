@@ -8,9 +8,10 @@ arm in a fresh interpreter (``benchlib.measure``: wall time, the child's own pea
   column defaults, ledger row), at 1M and 5M rows;
 - ``psql \\copy``: the same file into a plain table of the declared types (no checks, no metadata),
   at 1M and 5M rows: the limit;
-- ``psql \\copy, raw table's shape``: the same file into a table with the raw table's columns (the
-  declared ones and the four metadata columns, filled by constant defaults; no index), at 1M and 5M
-  rows: what the metadata bytes alone cost;
+- ``psql \\copy into the raw table``: the same file into ``raw_billing.invoice_lines`` itself, its
+  metadata filled by the table's defaults (the batch settings set for the session, the row-number
+  sequence, the BRIN index kept), at 1M and 5M rows: the same rows the loader lands, without its checks,
+  quarantine and ledger; the limit for landing this file in the raw table;
 - ``pandas.to_sql``: ``read_csv(parse_dates=["updated_at"])`` then ``to_sql`` with the default
   method (one ``executemany`` per chunk of 10,000; ``method="multi"`` measured 10x slower here);
 - ``PostgresHook.insert_rows``: rows from ``csv.reader``, ``executemany=True``, ``commit_every=10000``.
@@ -19,7 +20,8 @@ The pandas and hook arms run on the file's first 200k rows only (labelled so, no
 the loader and psql run on that sample too for a same-size comparison. Everything lands in a scratch
 database ``telco_dw_bench`` on the test server, dropped at the end. Peak RSS is the client's: the
 PostgreSQL server's memory is not in it. Goals (the ingestion issue): loader >= 0.9x psql rows/s,
->= 10x pandas, peak RSS < 300 MB and flat from 1M to 5M rows; recorded with each figure.
+>= 10x pandas, peak RSS < 300 MB and flat from 1M to 5M rows; recorded with each figure. The rows/s
+ratio is recorded against both psql arms: the plain table holds half the bytes per row (no metadata).
 """
 
 from __future__ import annotations
@@ -37,15 +39,14 @@ pytestmark = pytest.mark.bench
 SIZES = [1_000_000, 5_000_000]
 SAMPLE = 200_000
 DATABASE = "telco_dw_bench"
+RAW = "raw_billing.invoice_lines"
 COLUMNS = ("line_id", "invoice_id", "line_type", "amount_excl_tax", "updated_at")
 TYPED = "line_id text, invoice_id text, line_type text, amount_excl_tax numeric(12,2), updated_at timestamptz"
-SHAPED = (
-    f"{TYPED}, _batch_id text not null default '{'0' * 8}-{'0' * 4}-{'0' * 4}-{'0' * 4}-{'0' * 12}', "
-    "_loaded_at timestamptz not null default '2026-11-23 00:00:00+00', "
-    "_source_file text not null default 'bench/00000000000000000000000000000000.csv', "
-    "_row_number bigint not null default 0"
+RAW_SETTINGS = (
+    "select set_config('telco_dw.batch_id', gen_random_uuid()::text, false), "
+    "set_config('telco_dw.source_file', 'bench/' || md5(random()::text) || '.csv', false)"
 )
-"""The raw table's columns; the defaults stand for a batch's metadata, as long as the loader's."""
+"""A batch's metadata settings for a psql session, as long as the loader's (see ``load.ddl``)."""
 
 LOADER = """
 import hashlib, json, os, time, uuid
@@ -79,7 +80,8 @@ table = os.environ.get("BENCH_TABLE", "bench.lines_copy")
 columns = "(line_id, invoice_id, line_type, amount_excl_tax, updated_at)"
 subprocess.run([psql, url, "-qc", f"truncate {table}"], check=True)
 started = time.monotonic()
-done = subprocess.run([psql, url, "-qc", f"\\\\copy {table} {columns} from '{path}' with (format csv, header true)"],
+done = subprocess.run([psql, url, "-q", "-c", os.environ.get("BENCH_SETTINGS", "select"),
+                       "-c", f"\\\\copy {table} {columns} from '{path}' with (format csv, header true)"],
                       check=True, capture_output=True, text=True)
 seconds = time.monotonic() - started
 count = int(subprocess.run([psql, url, "-tAc", f"select count(*) from {table}"], check=True,
@@ -167,7 +169,6 @@ def bench_url(warehouse):
         conn.execute("create schema if not exists bench")
         for name in ("lines_copy", "lines_pandas", "lines_hook"):
             conn.execute(f"create table if not exists bench.{name} ({TYPED})")
-        conn.execute(f"create table if not exists bench.lines_shaped ({SHAPED})")
     yield warehouse_url(warehouse, DATABASE)
     with connect(warehouse, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
@@ -209,12 +210,14 @@ def test_loader_vs_psql_copy_at_1m_and_5m(bench_url, files):
     for rows in SIZES:
         psql = _arm(PSQL, files[rows], bench_url, rows)
         record(f"ingest {_label(rows)} invoice lines: psql \\copy (the limit)", psql)
-        shaped = _arm(PSQL, files[rows], bench_url, rows, BENCH_TABLE="bench.lines_shaped")
-        record(f"ingest {_label(rows)} invoice lines: psql \\copy, raw table's shape (no checks, no index)", shaped)
+        raw = _arm(PSQL, files[rows], bench_url, rows, BENCH_TABLE=RAW, BENCH_SETTINGS=RAW_SETTINGS)
+        record(f"ingest {_label(rows)} invoice lines: psql \\copy into the raw table (no checks, no ledger)", raw)
         loader = _arm(LOADER, files[rows], bench_url, rows)
         assert loader["quarantined"] == 0
-        ratio = round(float(loader["rows_per_s"]) / float(psql["rows_per_s"]), 2)  # type: ignore[arg-type]
-        loader.update(vs_psql=ratio, goal="vs_psql >= 0.9, peak_rss_mb < 300", goal_met=ratio >= 0.9)
+        ratio, ratio_raw = (round(float(loader["rows_per_s"]) / float(arm["rows_per_s"]), 2) for arm in (psql, raw))  # type: ignore[arg-type]
+        loader.update(
+            vs_psql=ratio, vs_psql_raw_table=ratio_raw, goal="vs_psql >= 0.9, peak_rss_mb < 300", goal_met=ratio >= 0.9
+        )
         record(f"ingest {_label(rows)} invoice lines: telco-dw loader", loader)
         loader_rss[rows] = float(loader["peak_rss_mb"])  # type: ignore[arg-type]
     assert max(loader_rss.values()) < 300, loader_rss  # streamed: memory does not grow with the file

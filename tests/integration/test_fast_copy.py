@@ -106,8 +106,8 @@ def test_a_clean_file_lands_with_its_row_numbers_and_metadata(conn, paths, tmp_p
     assert rows[1][2] == "north\neast" and rows[2][5] is None
     batch_id = _ledger(conn, "clean.csv")[0]
     meta = conn.execute(
-        "select distinct _batch_id, _source_file, _loaded_at = l.finished_at "  # now(): the transaction's start
-        "from raw_network.cell_kpi_hourly join audit.load_batches l on l.batch_id = _batch_id "
+        "select distinct _batch_id::text, _source_file, _loaded_at = l.finished_at "  # now(): the transaction's start
+        "from raw_network.cell_kpi_hourly join audit.load_batches l on l.batch_id = _batch_id::text "
         "where _source_file = 'fast-copy/clean.csv'"
     ).fetchall()
     assert meta == [(batch_id, "fast-copy/clean.csv", True)]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import psycopg
 
 METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("_batch_id", "text not null"),
+    ("_batch_id", "uuid not null"),
     ("_loaded_at", "timestamptz not null"),
     ("_source_file", "text not null"),
     ("_row_number", "bigint not null"),
@@ -115,14 +115,18 @@ def raw_table_ddl(table: Table) -> str:
     batch the settings are empty, so an insert that omits the metadata still fails (not null).
     ``create table if not exists`` does not alter an existing table, hence the ``alter ... set default``.
 
-    ``_batch_id`` is indexed with a BRIN bloom index (finding one batch's block ranges for a replace)
-    rather than a btree, whose one-entry-per-row upkeep cost more than the COPY itself.
+    Row width is what COPY pays for (the metadata roughly doubles a narrow row), so ``_batch_id`` is a
+    uuid (16 bytes, not 37 as text). It is indexed with a BRIN bloom index (finding one batch's block
+    ranges for a replace) rather than a btree, whose one-entry-per-row upkeep cost more than the COPY.
     """
     cols = [f"    {c.name} {c.type}" for c in table.columns]
     cols += [f"    {name} {kind}" for name, kind in METADATA_COLUMNS]
     body = ",\n".join(cols)
     sequence = row_number_sequence(table)
-    defaults = [f"{name} set default {table.schema}._batch_setting('{key}')" for name, key in BATCH_SETTINGS.items()]
+    defaults = [
+        f"_batch_id set default {table.schema}._batch_setting('{BATCH_SETTINGS['_batch_id']}')::uuid",
+        f"_source_file set default {table.schema}._batch_setting('{BATCH_SETTINGS['_source_file']}')",
+    ]
     defaults += ["_loaded_at set default now()", f"_row_number set default nextval('{sequence}')"]
     return (
         f"create schema if not exists {table.schema};\n"
@@ -132,10 +136,22 @@ def raw_table_ddl(table: Table) -> str:
         f"create table if not exists {table.qualified} (\n{body}\n);\n"
         f"create sequence if not exists {sequence} as bigint minvalue 0 cache 1000\n"
         f"    owned by {table.qualified}._row_number;\n"
-        f"alter table {table.qualified}\n    alter column " + ",\n    alter column ".join(defaults) + ";\n"
         f"drop index if exists {table.schema}.{table.name}_batch_idx;\n"
+        f"{_batch_id_to_uuid(table)}\n"
+        f"alter table {table.qualified}\n    alter column " + ",\n    alter column ".join(defaults) + ";\n"
         f"create index if not exists {table.name}_batch_brin on {table.qualified}\n"
-        "    using brin (_batch_id text_bloom_ops) with (autosummarize = on);\n"
+        "    using brin (_batch_id uuid_bloom_ops) with (autosummarize = on);\n"
+    )
+
+
+def _batch_id_to_uuid(table: Table) -> str:
+    """DDL converting a text ``_batch_id`` (as an earlier telco-dw made it) to uuid, in place."""
+    return (
+        "do $$ begin if exists (select from information_schema.columns where table_schema = "
+        f"'{table.schema}' and table_name = '{table.name}' and column_name = '_batch_id' and data_type = 'text') "
+        f"then drop index if exists {table.schema}.{table.name}_batch_brin; "
+        f"alter table {table.qualified} alter column _batch_id drop default, "
+        "alter column _batch_id type uuid using _batch_id::uuid; end if; end $$;"
     )
 
 

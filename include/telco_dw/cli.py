@@ -637,6 +637,19 @@ def privacy_install_key(rotate: bool) -> None:
     console.print(f"PII token key installed (check value {check}); privacy.token(text) is ready")
 
 
+@privacy.command("roles")
+def privacy_roles() -> None:
+    """Create dw_loader, dw_transformer, bi_reader, compliance_auditor and apply their grants; idempotent."""
+    from telco_dw.privacy import roles
+    from telco_dw.warehouse.connection import connect
+
+    cfg = config.load()
+    with connect(cfg) as conn, conn.transaction():
+        roles.apply(conn)
+    for role, what in roles.ROLES.items():
+        console.print(f"{role:<20} {what}")
+
+
 @privacy.command("scan")
 @click.option("--schema", "schemas", multiple=True, help="Schema to scan (repeatable; default: every schema).")
 @click.option("--sample", type=int, default=None, help="Read at most this many values per column (default: all).")

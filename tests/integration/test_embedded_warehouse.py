@@ -1,7 +1,10 @@
 """The embedded warehouse: a free port chosen once and kept, a clear error when it is taken, clean stop."""
 
+import shutil
 import socket
+import tempfile
 from contextlib import closing, contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,14 +34,20 @@ def _occupied(port: int):
 
 
 @pytest.fixture
-def fresh(monkeypatch, tmp_path):
-    monkeypatch.setenv("TELCO_DW_HOME", str(tmp_path / "home"))
+def fresh(monkeypatch, cfg):
+    """A home of its own, beside the test home rather than under pytest's tmp_path: pytest keeps
+    /tmp/pytest-of-<user> at mode 0700 (and another pytest run may reset it at any moment), which the
+    server's own user, when tests run as root, cannot cross."""
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="fresh-", dir=cfg.home))
+    monkeypatch.setenv("TELCO_DW_HOME", str(home / "home"))
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
     config.load.cache_clear()
-    cfg = config.load()
-    yield cfg
-    embedded.stop(cfg)
+    fresh_cfg = config.load()
+    yield fresh_cfg
+    embedded.stop(fresh_cfg)
     config.load.cache_clear()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_starts_when_5432_is_taken_keeps_its_port_and_stops_cleanly(fresh):

@@ -650,6 +650,19 @@ def privacy_roles() -> None:
         console.print(f"{role:<20} {what}")
 
 
+@privacy.command("check")
+@click.option("--sample", type=int, default=1000, show_default=True, help="Values read per raw column.")
+def privacy_check(sample: int) -> None:
+    """Fail when a raw column looks personal (by name or values) but the PII catalogue does not declare it."""
+    from telco_dw.privacy import catalogue
+    from telco_dw.warehouse.connection import connect
+
+    cfg = config.load()
+    with connect(cfg, autocommit=True) as conn:
+        declared = catalogue.check(conn, cfg.dbt_project, sample)
+    console.print(f"every personal-looking raw column is declared ({len(declared)} in the PII catalogue)")
+
+
 @privacy.command("scan")
 @click.option("--schema", "schemas", multiple=True, help="Schema to scan (repeatable; default: every schema).")
 @click.option("--sample", type=int, default=None, help="Read at most this many values per column (default: all).")

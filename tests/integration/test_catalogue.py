@@ -32,7 +32,8 @@ def test_an_incomplete_entry_names_file_and_column(cfg, tmp_path):
     path = project / "models/staging/survey/_survey__sources.yml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("masking: scrub, ", ""), encoding="utf-8")
-    with pytest.raises(UserError, match=r"_survey__sources.yml: personal column raw_survey.responses.comment .*"):
+    named = r"_survey__sources.yml: personal column raw_survey.responses.comment does not declare masking"
+    with pytest.raises(UserError, match=named):
         catalogue.load(project)
     path.write_text(text.replace("masking: scrub", "masking: blur"), encoding="utf-8")
     with pytest.raises(UserError, match="masking 'blur'; use one of token"):

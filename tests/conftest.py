@@ -24,6 +24,7 @@ for _var in (
     "TELCO_DW_DOCS",
     "TELCO_DW_SECRETS_FILE",
     "WAREHOUSE_PORT",
+    "PII_TOKEN_KEY",
 ):
     os.environ.pop(_var, None)
 if os.environ.get("TELCO_DW_TEST_WAREHOUSE_URL"):
@@ -89,3 +90,53 @@ def airflow_env(airflow_db: config.Config) -> Iterator[config.Config]:
         for key, value in env_mod.environment(airflow_db).items():
             patch.setenv(key, value)
         yield airflow_db
+
+
+@pytest.fixture(scope="session")
+def landed_world(warehouse: config.Config):
+    """A factory: ``with landed_world(name, outbox, end, landing) as url:`` lands every source of the
+    simulated world in ``outbox`` (billing applied through ``end``, files delivered a week past it for
+    the late ones, CRM through its API) into fresh databases ``name`` and ``name``_billing on the test
+    server, yields the warehouse database's URL, and drops both afterwards."""
+    from contextlib import contextmanager
+    from datetime import timedelta
+
+    import psycopg
+
+    from telco_dw import sources
+    from telco_dw.load.landing import Endpoints, land_source
+    from telco_dw.simulate.deliver import deliver
+    from telco_dw.sources.billing import oltp
+    from telco_dw.sources.crm.api import CrmApiServer
+    from telco_dw.warehouse.connection import connect, warehouse_url
+
+    def recreate(name: str) -> None:
+        with connect(warehouse, "postgres", autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+            try:
+                conn.execute(f'create database "{name}"')
+            except psycopg.errors.InsufficientPrivilege:
+                pytest.skip(f"the test server does not let us create database {name}")
+
+    @contextmanager
+    def land(name: str, outbox: Path, end, landing: Path) -> Iterator[str]:
+        names = (name, f"{name}_billing")
+        for each in names:
+            recreate(each)
+        url, billing_url = warehouse_url(warehouse, names[0]), warehouse_url(warehouse, names[1])
+        try:
+            with psycopg.connect(billing_url, autocommit=True) as conn:
+                oltp.advance(conn, outbox, end - timedelta(days=1))
+            deliver(outbox, str(landing), end + timedelta(days=7))  # late files too: they are due by then
+            token = "landed-world-token"
+            with CrmApiServer(outbox, token) as api, psycopg.connect(url, autocommit=True) as conn:
+                endpoints = Endpoints(str(landing), billing_url=billing_url, crm_url=api.url, crm_token=token)
+                for source in sources.SOURCES:
+                    land_source(conn, source, endpoints, end)
+            yield url
+        finally:
+            with connect(warehouse, "postgres", autocommit=True) as conn:
+                for each in names:
+                    conn.execute(f'drop database if exists "{each}" with (force)')
+
+    return land

@@ -663,6 +663,49 @@ def privacy_check(sample: int) -> None:
     console.print(f"every personal-looking raw column is declared ({len(declared)} in the PII catalogue)")
 
 
+def _print_counts(title: str, done: dict[str, int]) -> None:
+    table = Table("target", "rows affected", title=title)
+    for target, rows in done.items():
+        table.add_row(target, str(rows))
+    console.print(table)
+
+
+@privacy.command("erase")
+@click.option("--customer-id", required=True, help="The CRM customer id of the person whose data goes.")
+@click.option("--no-rebuild", is_flag=True, help="Leave the dbt rebuild of derived tables to the next transform run.")
+def privacy_erase(customer_id: str, no_rebuild: bool) -> None:
+    """Erase one customer's personal data from raw and quarantine, then rebuild the marts; safe to repeat.
+
+    Logged to audit.privacy_actions (counts per table, never values).
+    """
+    from telco_dw.privacy import catalogue, lifecycle
+    from telco_dw.transform import dbt
+    from telco_dw.warehouse.connection import connect, warehouse_url
+
+    cfg = config.load()
+    with connect(cfg) as conn, conn.transaction():
+        if conn.execute("select 1 from raw_crm.customers where customer_id = %s limit 1", (customer_id,)).fetchone():
+            done = lifecycle.erase_customer(conn, catalogue.load(cfg.dbt_project), customer_id)
+        else:
+            raise UserError(f"no customer {customer_id!r} in raw_crm.customers: check the id (e.g. C000123)")
+    _print_counts(f"erased customer {customer_id}", done)
+    if not no_rebuild:
+        with _step("rebuilding the derived tables (dbt build)"):
+            dbt.run(["build"], warehouse_url(cfg))
+
+
+@privacy.command("retention")
+def privacy_retention() -> None:
+    """Null raw personal values past their declared retention now (what the privacy_retention DAG runs)."""
+    from telco_dw.privacy import catalogue, lifecycle
+    from telco_dw.warehouse.connection import connect
+
+    cfg = config.load()
+    with connect(cfg) as conn, conn.transaction():
+        done = lifecycle.apply_retention(conn, catalogue.load(cfg.dbt_project))
+    _print_counts("retention applied", done)
+
+
 @privacy.command("scan")
 @click.option("--schema", "schemas", multiple=True, help="Schema to scan (repeatable; default: every schema).")
 @click.option("--sample", type=int, default=None, help="Read at most this many values per column (default: all).")

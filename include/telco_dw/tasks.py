@@ -99,3 +99,16 @@ def dbt_build() -> None:
     from telco_dw.transform import dbt
 
     dbt.run(["build"], warehouse_url_from_connection())
+
+
+def apply_retention() -> dict[str, int]:
+    """Null raw personal values past their declared retention (see ``telco_dw.privacy.lifecycle``)."""
+    import psycopg
+
+    from telco_dw.config import load
+    from telco_dw.privacy import catalogue, lifecycle
+
+    with psycopg.connect(warehouse_url_from_connection()) as conn, conn.transaction():
+        done = lifecycle.apply_retention(conn, catalogue.load(load().dbt_project))
+    log.info("retention: %s rows affected (%s)", sum(done.values()), done)
+    return done

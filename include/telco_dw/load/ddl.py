@@ -51,6 +51,15 @@ create table if not exists audit.watermarks (
     updated_at      timestamptz not null default now(),
     primary key (source, entity)
 );
+create table if not exists audit.privacy_actions (
+    action_id       bigint generated always as identity primary key,
+    action          text not null,
+    subject         text,
+    target          text not null,
+    rows_affected   bigint not null,
+    detail          jsonb not null default '{}',
+    acted_at        timestamptz not null default now()
+);
 create table if not exists audit.task_failures (
     failed_at       timestamptz not null default now(),
     dag_id          text not null,

@@ -7,7 +7,8 @@ A raw column is personal when its entry says ``personal: true``, with four more 
 
 ``pii_category`` is what the value is (``DOMAIN.md``), ``pipl_level`` is ``personal`` or
 ``sensitive`` (PIPL art. 28 / GB/T 35273), ``masking`` one of :data:`MASKING_RULES`, and
-``retention_days`` how long raw rows keep it. This module is the only reader: the masking, the PII
+``retention_days`` how long raw rows keep it (counted from the table's ``retention_clock``, see
+:class:`PersonalColumn`). This module is the only reader: the masking, the PII
 scans, grants and the compliance report take the catalogue from :func:`load`.
 
 :func:`undeclared` is the other half of the contract: a raw column the catalogue does not declare,
@@ -40,6 +41,7 @@ MASKING_RULES = {
     "drop": "not carried beyond raw",
 }
 LEVELS = ("personal", "sensitive")
+CLOCKS = ("loaded", "superseded")
 CATEGORIES = (
     "name", "mobile", "email", "address", "id_card", "birth_date", "imsi", "imei", "bank_card", "location",
     "free_text",
@@ -56,6 +58,9 @@ class PersonalColumn:
     masking: str
     retention_days: int
     declared_in: str
+    retention_clock: str = "loaded"
+    """When a raw row's retention starts: ``loaded`` (its ``_loaded_at``), or ``superseded`` (when a
+    newer version of the same record landed: current master data is kept while it is current)."""
 
     @property
     def qualified(self) -> str:
@@ -67,7 +72,7 @@ def _meta(entry: dict[str, Any]) -> dict[str, Any]:
     return {**(entry.get("meta") or {}), **(config.get("meta") or {})}
 
 
-def _column(schema: str, table: str, entry: dict[str, Any], where: str) -> PersonalColumn:
+def _column(schema: str, table: str, entry: dict[str, Any], where: str, clock: str) -> PersonalColumn:
     meta = _meta(entry)
     name = f"{schema}.{table}.{entry['name']}"
     missing = [k for k in ("pii_category", "pipl_level", "masking", "retention_days") if k not in meta]
@@ -80,7 +85,7 @@ def _column(schema: str, table: str, entry: dict[str, Any], where: str) -> Perso
         raise UserError(f"{where}: {name} has retention_days {meta['retention_days']!r}; give a positive number")
     return PersonalColumn(
         schema, table, entry["name"], meta["pii_category"], meta["pipl_level"], meta["masking"],
-        meta["retention_days"], where,
+        meta["retention_days"], where, clock,
     )  # fmt: skip
 
 
@@ -95,9 +100,15 @@ def load(dbt_project: Path) -> list[PersonalColumn]:
         for source in document.get("sources") or []:
             schema = source.get("schema", source["name"])
             for table in source.get("tables") or []:
+                clock = _meta(table).get("retention_clock", "loaded")
+                if clock not in CLOCKS:
+                    raise UserError(
+                        f"{where}: {schema}.{table['name']} has retention_clock {clock!r}; use one of "
+                        + ", ".join(CLOCKS)
+                    )
                 for entry in table.get("columns") or []:
                     if _meta(entry).get("personal"):
-                        out.append(_column(schema, table["name"], entry, where))
+                        out.append(_column(schema, table["name"], entry, where, clock))
     return out
 
 

@@ -706,6 +706,25 @@ def privacy_retention() -> None:
     _print_counts("retention applied", done)
 
 
+@privacy.command("report")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write to (default: TELCO_DW_DOCS/compliance).")  # fmt: skip
+def privacy_report(out: Path | None) -> None:
+    """Write the compliance report (HTML and Markdown): catalogue, evidence, grants, retention and erasure log."""
+    from telco_dw.privacy import report
+    from telco_dw.warehouse.connection import connect
+
+    cfg = config.load()
+    with connect(cfg, autocommit=True) as conn:
+        built = report.build(conn, cfg.dbt_project)
+    page, text = report.write(built, out or cfg.docs / "compliance")
+    failed = [e.title for e in built.evidence if e.held is False]
+    console.print(f"compliance report: {page} (and {text.name})")
+    if failed:
+        console.print(f"[red]rules that did not hold:[/] {', '.join(failed)}")
+        sys.exit(1)
+
+
 @privacy.command("scan")
 @click.option("--schema", "schemas", multiple=True, help="Schema to scan (repeatable; default: every schema).")
 @click.option("--sample", type=int, default=None, help="Read at most this many values per column (default: all).")

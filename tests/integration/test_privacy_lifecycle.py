@@ -173,3 +173,32 @@ def test_retention_nulls_only_what_is_past_its_period(url, declared):
             "select sum(rows_affected) from audit.privacy_actions where action = 'retention'"
         ).fetchone()[0]
         assert logged == sum(done.values())
+
+
+def test_the_compliance_report_shows_catalogue_evidence_grants_and_log_and_no_personal_value(url, cfg, tmp_path):
+    from telco_dw.privacy import report, roles
+    from telco_dw.privacy.detect import find
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        with conn.transaction():
+            roles.apply(conn)
+            lifecycle.apply_retention(conn, catalogue.load(cfg.dbt_project))
+        conn.execute("create schema if not exists staging")
+        conn.execute("create table staging.report_probe as select customer_id, 'fine' as note from raw_crm.customers")
+        clean = report.build(conn, cfg.dbt_project)
+        conn.execute("insert into staging.report_probe values ('C1', 'call 13912345678')")  # a leak past raw
+        leaked = report.build(conn, cfg.dbt_project)
+        conn.execute("drop table staging.report_probe")
+
+    verdicts = {e.title: e.held for e in clean.evidence}
+    assert verdicts["No personal value past raw"] is True
+    assert verdicts["Every personal raw column declared"] is True
+    assert {e.title: e.held for e in leaked.evidence}["No personal value past raw"] is False
+    assert "staging.report_probe.note: 1 values with a mobile" in leaked.evidence[0].detail
+    assert len(clean.catalogue) >= 14 and ("bi_reader", "marts", "usage only") in clean.privileges
+    assert "retention" in {a[0] for a in clean.actions}
+
+    page, text = report.write(clean, tmp_path)
+    for rendered in (page.read_text(encoding="utf-8"), text.read_text(encoding="utf-8")):
+        assert "raw_crm.customers.mobile" in rendered and "Who can reach what" in rendered
+        assert find(rendered) == []  # not one identifier

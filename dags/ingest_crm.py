@@ -7,7 +7,9 @@ one batch per entity per data interval, re-running an interval replaces its batc
 
 Rows that cannot land (unparsable, missing or mistyped values, out of range, no `updated_at`) go to
 `quarantine.<source>` with the reason; `audit.load_batches` balances read = landed + quarantined.
-Emits one Asset per raw table, which schedules the `transform` DAG.
+Then `validate_raw` runs the GX suites `raw.crm.*` on the batches this run landed (contract,
+ranges, ledger balance, volume; `audit.dq_results`) and, when no critical check failed, emits one
+Asset per raw table, which schedules the `transform` DAG.
 
 **Bulk CSV import**: trigger with the param `crm_export` = path of the legacy CRM's bulk export
 (and `crm_export_mapping` = its mapping YAML, default `mapping.yml` beside it) to land it into
@@ -17,6 +19,7 @@ the `land_export` task is skipped.
 """
 
 from airflow.sdk import Param, dag, task
+from telco_dw_gx import GXValidateOperator
 
 from telco_dw.assets import RAW
 from telco_dw.dag_defaults import DEFAULT_ARGS, START_DATE
@@ -36,7 +39,7 @@ from telco_dw.dag_defaults import DEFAULT_ARGS, START_DATE
     },
 )
 def ingest_crm():
-    @task(outlets=RAW["crm"])
+    @task
     def land(data_interval_end=None):
         from telco_dw.tasks import land
 
@@ -52,7 +55,10 @@ def ingest_crm():
 
         return land_crm_export(params["crm_export"], params.get("crm_export_mapping") or None, data_interval_end)
 
-    land() >> land_export()
+    landed = land()
+    # the raw Assets (which schedule transform) are emitted only once this run's batches passed
+    GXValidateOperator(task_id="validate_raw", suite="raw.crm.*", batches=landed, outlets=RAW["crm"])
+    landed >> land_export()
 
 
 ingest_crm()

@@ -5,6 +5,7 @@ Usage in a DAG file (the plugins folder is on ``sys.path``)::
     from telco_dw_gx import GXValidateOperator
 
     GXValidateOperator(task_id="validate_marts", suite="marts.dim_customers", outlets=MARTS)
+    GXValidateOperator(task_id="validate_raw", suite="raw.survey.*", batches=land())  # this run's batches
 
 Importing this module is cheap: no Great Expectations, no database, no suite lookup. All of that
 happens in :meth:`GXValidateOperator.execute`. The project runs GX Core through this operator
@@ -22,9 +23,13 @@ if TYPE_CHECKING:
 
 
 class GXValidateOperator(BaseOperator):
-    """Validate a warehouse table with a named GX suite; fail the task on any critical failure.
+    """Validate warehouse tables with GX suites; fail the task on any critical failure.
 
-    :param suite: name of a suite declared under ``expectations/`` (e.g. ``marts.dim_customers``).
+    :param suite: name of a suite declared under ``expectations/`` (e.g. ``marts.dim_customers``), or
+        a pattern matching several (``raw.survey.*``), validated one after another in one process.
+    :param batches: validate only these landing batches: ``{table: [batch ids]}`` or an ingest task's
+        summary holding it under ``batch_ids`` (XCom); a suite whose table got no batch is skipped.
+        None (the default) validates whole tables. Templated.
     :param target_schema: validate the suite's table in this schema instead of the declared one
         (e.g. the write-audit-publish candidate schema). Templated.
     :param conn_id: Airflow connection of the warehouse (default ``telco_warehouse``, provisioned
@@ -37,7 +42,7 @@ class GXValidateOperator(BaseOperator):
     expectation and observed value. Returns (XCom) the counts of the run.
     """
 
-    template_fields = ("suite", "target_schema")
+    template_fields = ("suite", "target_schema", "batches")
     ui_color = "#ffe4b5"
 
     def __init__(
@@ -46,26 +51,56 @@ class GXValidateOperator(BaseOperator):
         suite: str,
         target_schema: str | None = None,
         conn_id: str | None = None,
+        batches: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.suite = suite
         self.target_schema = target_schema
         self.conn_id = conn_id
+        self.batches = batches
 
     def execute(self, context: Context) -> dict[str, Any]:
+        import fnmatch
+
         from airflow.sdk.exceptions import AirflowFailException
 
         from telco_dw.airflow_env import WAREHOUSE_CONN_ID
-        from telco_dw.quality import failure_message, get_suite, run_suite
+        from telco_dw.errors import UserError
+        from telco_dw.quality import all_suites, failure_message, run_suite
         from telco_dw.tasks import warehouse_url_from_connection
 
-        spec = get_suite(self.suite)
-        if self.target_schema:
-            spec = spec.targeting(schema=self.target_schema)
+        specs = [s for s in all_suites() if fnmatch.fnmatchcase(s.name, self.suite)]
+        if not specs:
+            raise UserError(f"no GX suite matches {self.suite!r} under expectations/")
+        batches = self.batches.get("batch_ids", self.batches) if isinstance(self.batches, dict) else None
         run_id = f"{context['ti'].dag_id}/{context['run_id']}"
-        self.log.info("validating %s with GX suite %s (evidence run_id %s)", spec.qualified_table, spec.name, run_id)
-        outcome = run_suite(warehouse_url_from_connection(self.conn_id or WAREHOUSE_CONN_ID), spec, run_id)
+        url = warehouse_url_from_connection(self.conn_id or WAREHOUSE_CONN_ID)
+        totals: dict[str, int] = {}
+        failures = []
+        for spec in specs:
+            if self.target_schema:
+                spec = spec.targeting(schema=self.target_schema)
+            if self.batches is not None:
+                ids = (batches or {}).get(spec.qualified_table) or []
+                if not ids:
+                    self.log.info("%s: no batch landed into %s in this run, nothing to validate", spec.name, spec.table)
+                    continue
+                spec = spec.for_batches(ids)
+            self.log.info(
+                "validating %s with GX suite %s (evidence run_id %s)", spec.qualified_table, spec.name, run_id
+            )
+            outcome = run_suite(url, spec, run_id)
+            self._log_outcome(outcome)
+            for key, value in outcome.counts().items():
+                totals[key] = totals.get(key, 0) + value
+            if not outcome.passed:
+                failures.append(failure_message(outcome))
+        if failures:
+            raise AirflowFailException("\n".join(failures))
+        return {"suite": self.suite, "run_id": run_id, **totals}
+
+    def _log_outcome(self, outcome: Any) -> None:
         for result in outcome.results:
             self.log.info("[%s] %-8s %s: %s", result.status, result.severity, result.expectation, result.observed_value)
         counts = outcome.counts()
@@ -85,6 +120,3 @@ class GXValidateOperator(BaseOperator):
                 result.expectation,
                 result.observed_value,
             )
-        if not outcome.passed:
-            raise AirflowFailException(failure_message(outcome))
-        return {"suite": outcome.suite, "table": outcome.table, "run_id": outcome.run_id, **counts}

@@ -61,6 +61,7 @@ def land(source: str, data_interval_end: datetime | date) -> dict[str, Any]:
         "rows_landed": sum(r.rows_landed for r in landed),
         "rows_quarantined": sum(r.rows_quarantined for r in landed),
         "drift": {r.source_ref: r.notes for r in landed if r.notes},
+        "batch_ids": {table: [r.batch_id for r in landed if r.table == table] for table in {r.table for r in landed}},
     }
     log.info("ingest %s: %s", source, summary)
     return summary

@@ -79,6 +79,17 @@ def test_quality_gate_ran_and_passed(first_run, airflow_env):
     assert row[0] > 0 and row[1] == 0
 
 
+def test_every_ingest_dag_validated_the_batches_it_landed(first_run, airflow_env):
+    with connect(airflow_env) as conn:
+        suites = conn.execute(
+            "select split_part(run_id, '/', 1), suite, bool_and(success or severity = 'warning') "
+            "from audit.dq_results where suite like 'raw.%' group by 1, 2"
+        ).fetchall()
+    expected = {(f"ingest_{s}", f"raw.{t.schema.removeprefix('raw_')}.{t.name}", True)
+                for s in sources.SOURCES for t in sources.tables(s)}  # fmt: skip
+    assert set(suites) == expected
+
+
 def test_second_run_changes_no_row_count(first_run, airflow_env):
     _run_pipeline(airflow_env)
     with connect(airflow_env) as conn:

@@ -99,6 +99,9 @@ class BatchResult:
     rows_quarantined: int
     seconds: float
     notes: dict[str, Any]
+    batch_id: str | None = None
+    """The ledger's id of the landed batch (``audit.load_batches.batch_id``, ``_batch_id`` in the raw table);
+    None when skipped."""
 
 
 def _valid(table: Table, name: str) -> str:
@@ -254,7 +257,7 @@ def land_batch(conn: psycopg.Connection, batch: Batch) -> BatchResult:
         ) from exc
     return BatchResult(
         table.qualified, batch.source_ref, "landed", read, landed, quarantined, time.monotonic() - started,
-        batch.notes,
+        batch.notes, batch_id,
     )  # fmt: skip
 
 

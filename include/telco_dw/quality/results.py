@@ -34,6 +34,7 @@ COUNT_VALUED = frozenset(
         "expect_column_unique_value_count_to_be_between",
         "expect_column_proportion_of_unique_values_to_be_between",
         "expect_column_proportion_of_non_null_values_to_be_between",
+        "unexpected_rows_expectation",
     }
 )
 #: Table-level expectations whose ``observed_value`` is a list of column names (metadata, not data).

@@ -78,6 +78,9 @@ class SuiteSpec:
     table: str
     build: Callable[[], ExpectationSuite] = dataclasses.field(compare=False, repr=False)
     description: str = ""
+    row_filter: str | None = None
+    """A SQL condition on the table's columns: validate only the rows it keeps (e.g. the batches one
+    ingest run landed, see :meth:`for_batches`); None validates the whole table."""
 
     def __post_init__(self) -> None:
         for label, value in (("schema", self.schema), ("table", self.table)):
@@ -95,6 +98,17 @@ class SuiteSpec:
     def targeting(self, *, schema: str | None = None, table: str | None = None) -> SuiteSpec:
         """The same suite aimed at another schema and/or table (the checks are unchanged)."""
         return dataclasses.replace(self, schema=schema or self.schema, table=table or self.table)
+
+    def for_batches(self, batch_ids: list[str]) -> SuiteSpec:
+        """The same suite on the rows of these landing batches only (``_batch_id``, a raw table's)."""
+        import uuid
+
+        try:
+            ids = [str(uuid.UUID(str(b))) for b in batch_ids]
+        except ValueError as exc:
+            raise SuiteDefinitionError(f"suite {self.name!r}: batch ids must be UUIDs ({exc})") from None
+        listed = ", ".join(f"'{b}'" for b in ids) or "null"
+        return dataclasses.replace(self, row_filter=f"_batch_id in ({listed})")
 
     def suite(self) -> ExpectationSuite:
         """Build the GX suite and check it: its name is ``self.name``, it has at least one expectation,

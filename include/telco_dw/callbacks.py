@@ -1,5 +1,6 @@
 """Airflow task callbacks: every failed attempt of a pipeline task is logged and recorded in
-``audit.task_failures``, naming the batch (file, API window, table window) it failed on.
+``audit.task_failures``, naming the batch (file, API window, table window) it failed on; the last
+attempt is also alerted to ``ALERT_TARGETS`` (``telco_dw.alerts``).
 
 Imported by ``dag_defaults`` at parse time, so this module imports nothing heavy at the top.
 A callback never raises: if the warehouse cannot take the record, the task log still has the line.
@@ -19,8 +20,15 @@ def on_retry(context: dict[str, Any]) -> None:
 
 
 def on_failure(context: dict[str, Any]) -> None:
-    """A failed attempt with no retry left."""
+    """A failed attempt with no retry left: recorded, and alerted (``telco_dw.alerts``)."""
     record_failure(context, will_retry=False)
+    try:
+        from telco_dw import alerts
+        from telco_dw.config import load
+
+        alerts.send(alerts.from_context(context), alerts.targets(load().alert_targets))
+    except Exception as exc:  # a bad ALERT_TARGETS must not hide the failure itself
+        log.warning("could not send the failure alert: %s", exc)
 
 
 def describe(context: dict[str, Any], will_retry: bool) -> dict[str, Any]:

@@ -78,6 +78,8 @@ def show_config() -> None:
         "CRM_API_TOKEN": "(set)" if cfg.crm_api_token else "(the simulator's)",
         "TASK_RETRIES": cfg.task_retries,
         "PII_TOKEN_KEY": "(set)" if cfg.pii_token_key else "(generated, embedded only)",
+        "ALERT_TARGETS": cfg.alert_targets or "(log only)",
+        "SMTP_URL": cfg.smtp_url.split("@")[-1],
         "TELCO_DW_OUTBOX": cfg.outbox,
         "DBT_TARGET_PATH": cfg.dbt_target,
         "TELCO_DW_DOCS": cfg.docs,

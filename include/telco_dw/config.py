@@ -68,6 +68,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Key (hex, >= 32 bytes) of the HMAC-SHA256 tokens replacing personal join keys; from your secret store. "
         "Unset: generated once into $TELCO_DW_SECRETS_FILE, embedded warehouse only.",
     ),
+    Setting(
+        "ALERT_TARGETS",
+        "",
+        "Where a task that failed for good is reported besides the log: comma-separated https:// webhook "
+        "and mailto: URLs.",
+    ),
+    Setting(
+        "SMTP_URL",
+        "smtp://127.0.0.1:25",
+        "Mail server of mailto: alert targets (smtp[s]://user:pass@host:port?starttls=1&from=addr).",
+    ),
     Setting("TELCO_DW_OUTBOX", "$TELCO_DW_HOME/outbox", "Where `telco-dw simulate` writes the simulated sources."),
     Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
@@ -101,6 +112,8 @@ class Config:
     docs: Path
     secrets_file: Path
     task_retries: int = 2
+    alert_targets: str = ""
+    smtp_url: str = "smtp://127.0.0.1:25"
     pii_token_key: str | None = None
     """Never printed: ``telco-dw config`` shows whether it is set, not its value."""
 
@@ -169,6 +182,8 @@ def load() -> Config:
         secrets_file=_path("TELCO_DW_SECRETS_FILE", home / "secrets.env"),
         task_retries=_count("TASK_RETRIES", 2),
         pii_token_key=os.environ.get("PII_TOKEN_KEY") or None,
+        alert_targets=os.environ.get("ALERT_TARGETS", ""),
+        smtp_url=os.environ.get("SMTP_URL") or "smtp://127.0.0.1:25",
     )
 
 

@@ -1,5 +1,6 @@
 """A failed ingest task says which batch it failed on: the failure callback records the attempt in
-``audit.task_failures`` (a real Airflow run of the real DAG, a real breaking-drift file)."""
+``audit.task_failures`` and alerts ``ALERT_TARGETS`` (a real Airflow run of the real DAG, a real
+breaking-drift file, a real webhook on this machine)."""
 
 import dataclasses
 import re
@@ -19,7 +20,7 @@ START = date(2026, 10, 1)
 DAYS = 3
 
 
-def test_a_failed_ingest_task_is_recorded_naming_its_batch(airflow_env, tmp_path, monkeypatch):
+def test_a_failed_ingest_task_is_recorded_and_alerted_naming_its_batch(airflow_env, tmp_path, monkeypatch, webhook):
     cfg = dataclasses.replace(airflow_env, landing=str(tmp_path / "landing"))
     outbox = tmp_path / "outbox"
     # one day's cell-KPI files rename latency_ms: breaking drift, which fails the batch by design
@@ -33,6 +34,7 @@ def test_a_failed_ingest_task_is_recorded_naming_its_batch(airflow_env, tmp_path
             ddl.ensure_all(conn)
         conn.execute("delete from audit.task_failures")
     monkeypatch.setenv("TASK_RETRIES", "0")  # fail at once instead of retrying for minutes
+    monkeypatch.setenv("ALERT_TARGETS", webhook.url)
 
     logical = datetime.combine(START + timedelta(days=DAYS), time(), tzinfo=UTC)
     [result] = orchestrate.run_dags(cfg, ["ingest_network"], logical)
@@ -48,3 +50,6 @@ def test_a_failed_ingest_task_is_recorded_naming_its_batch(airflow_env, tmp_path
     assert re.fullmatch(r"network/cell_kpi/dt=2026-10-03/hour=\d\d/cell_kpi\.csv\.gz", source_ref), source_ref
     assert "latency_ms" in error and source_ref in error
     assert interval_end == logical  # a manual run at D covers the day before D
+    [alert] = [a["alert"] for a in webhook.received]  # the last attempt is alerted, naming the batch
+    assert (alert["dag_id"], alert["task_id"], alert["run_id"]) == ("ingest_network", "land", result.run_id)
+    assert alert["source_ref"] == source_ref and "latency_ms" in alert["error"]

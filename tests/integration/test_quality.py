@@ -243,6 +243,32 @@ def test_no_row_values_reach_the_evidence(scratch: Scratch) -> None:
         ).fetchone()[0]
     assert leaked == 0
     assert len(scratch.evidence()) == len(outcome.results)
+    # nor the Data Docs: GX's stored result and pages, and the index
+    from telco_dw import config
+
+    cfg = config.load()
+    for folder in (cfg.home / "gx", cfg.docs / "quality"):
+        assert not [p for p in folder.rglob("*") if p.is_file() and SENTINEL.encode() in p.read_bytes()]
+
+
+def test_the_data_docs_index_links_every_suite_and_opens_offline(scratch: Scratch) -> None:
+    import re
+
+    from telco_dw import config
+    from telco_dw.quality import all_suites
+
+    scratch.insert(CLEAN_ROWS)
+    run_suite(scratch.url, scratch.spec, scratch.run_id)
+    site = config.load().docs / "quality"
+    index = (site / "index.html").read_text(encoding="utf-8")
+    for spec in all_suites():  # declared suites are all listed, run or not
+        assert f"<td>{spec.name}</td>" in index
+    links = re.findall(r"href='([^']+)'", index)
+    assert "latest validation" in index and links
+    assert all((site / link).is_file() for link in links), links  # every link opens a page on disk
+    remote = re.compile(r"<(script|link|img|iframe)[^>]*\b(src|href)=[\"']https?://|url\(['\"]?https?://", re.I)
+    pages = [p for p in site.rglob("*") if p.suffix in (".html", ".css")]
+    assert pages and not [p for p in pages if remote.search(p.read_text(encoding="utf-8"))]
 
 
 def test_missing_table_is_a_user_error_naming_it(scratch: Scratch) -> None:

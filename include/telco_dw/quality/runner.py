@@ -10,11 +10,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from telco_dw import config
 from telco_dw.config import Config
 from telco_dw.errors import UserError
+from telco_dw.quality import docs
 from telco_dw.quality.results import ExpectationResult, ValidationOutcome, observed_value, store, summarize_expectation
 from telco_dw.quality.spec import SuiteDefinitionError, SuiteSpec, severity_of
 from telco_dw.warehouse.connection import describe, sqlalchemy_url, warehouse_url
@@ -79,14 +82,48 @@ def _require_table(conn: psycopg.Connection, spec: SuiteSpec, url: str) -> None:
         )
 
 
-def _validate(url: str, spec: SuiteSpec) -> list[ExpectationResult]:
+def context_config(home: Path, site: Path) -> Any:
+    """A GX context whose suites and validation results are kept under ``home`` (so the Data Docs site
+    at ``site`` indexes every suite and run, not only the last), the rest in memory."""
+    from great_expectations.data_context.types.base import DataContextConfig
+
+    def files(folder: Path) -> dict[str, str]:
+        return {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)}
+
+    memory = {"class_name": "InMemoryStoreBackend"}
+    return DataContextConfig(
+        stores={
+            "expectations_store": {"class_name": "ExpectationsStore", "store_backend": files(home / "expectations")},
+            "validation_results_store": {
+                "class_name": "ValidationResultsStore",
+                "store_backend": files(home / "validations"),
+            },
+            "validation_definition_store": {"class_name": "ValidationDefinitionStore", "store_backend": memory},
+            "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": memory},
+        },
+        expectations_store_name="expectations_store",
+        validation_results_store_name="validation_results_store",
+        checkpoint_store_name="checkpoint_store",
+        data_docs_sites={
+            "local": {
+                "class_name": "SiteBuilder",
+                "store_backend": files(site),
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+        analytics_enabled=False,
+    )
+
+
+def _validate(url: str, spec: SuiteSpec, home: Path, site: Path) -> list[ExpectationResult]:
     import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.datasource.fluent.postgres_datasource import PostgresDatasource
     from great_expectations.datasource.fluent.sql_datasource import QueryAsset, TableAsset
 
     suite = spec.suite()
-    context = gx.get_context(mode="ephemeral")
+    context = gx.get_context(project_config=context_config(home, site), mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     # The schema goes in the connection (search_path), as GX 1.14+ asks: TableAsset.schema_name is
     # deprecated. ``kwargs`` (create_engine arguments) is a field of the model that the add_postgres
@@ -106,11 +143,20 @@ def _validate(url: str, spec: SuiteSpec) -> list[ExpectationResult]:
         else:
             asset = datasource.add_table_asset(name=spec.table, table_name=spec.table)
         batch_definition = asset.add_batch_definition_whole_table(_BATCH)
-        suite = context.suites.add(suite)
+        suite = context.suites.add_or_update(suite)
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{spec.name}@{spec.qualified_table}", data=batch_definition, suite=suite)
         )
-        validation = definition.run(result_format=dict(RESULT_FORMAT))
+        # through a checkpoint, so the result is kept in the file store and the Data Docs site updated
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=spec.name,
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="data_docs")],
+                result_format=dict(RESULT_FORMAT),
+            )
+        )
+        [validation] = checkpoint.run().run_results.values()
     finally:
         datasource.get_engine().dispose()
 
@@ -166,7 +212,8 @@ def run_suite(target: Config | str, spec: SuiteSpec, run_id: str) -> ValidationO
     with _connect(url) as conn:
         _require_table(conn, spec, url)
     validated_at = datetime.now(UTC)
-    results = _validate(url, spec)
+    settings = config.load()
+    results = _validate(url, spec, settings.home / "gx", docs.gx_site(settings))
     outcome = ValidationOutcome(
         run_id=run_id,
         suite=spec.name,
@@ -176,6 +223,7 @@ def run_suite(target: Config | str, spec: SuiteSpec, run_id: str) -> ValidationO
     )
     with _connect(url) as conn:
         store(conn, outcome)
+        docs.publish(conn, settings, since=validated_at)
     log.info(
         "GX suite %s on %s (run %s): %s",
         outcome.suite,

@@ -113,3 +113,37 @@ def apply_retention() -> dict[str, int]:
         done = lifecycle.apply_retention(conn, catalogue.load(load().dbt_project))
     log.info("retention: %s rows affected (%s)", sum(done.values()), done)
     return done
+
+
+PII_KEY_CONN_ID = "pii_token_key"
+"""Optional Airflow connection whose password is the PII token key (hex); else ``PII_TOKEN_KEY``."""
+
+
+def pii_key_from_connection() -> bytes:
+    """The PII token key: the ``pii_token_key`` connection's password when defined, else the setting."""
+    from airflow.sdk import Connection
+
+    from telco_dw.privacy import tokens
+
+    try:
+        password = Connection.get(PII_KEY_CONN_ID).password
+    except Exception:  # not defined: the environment (or the embedded run's generated key) has it
+        password = None
+    if password:
+        return tokens.parse_key(password, f"the password of Airflow connection {PII_KEY_CONN_ID}")
+    return tokens.key(config.load())
+
+
+def prepare_privacy() -> dict[str, Any]:
+    """Before dbt: refuse undeclared personal raw columns, hold the token key, apply the roles' grants."""
+    import psycopg
+
+    from telco_dw.privacy import catalogue, roles, tokens
+
+    cfg = config.load()
+    with psycopg.connect(warehouse_url_from_connection()) as conn, conn.transaction():
+        declared = catalogue.check(conn, cfg.dbt_project)
+        check = tokens.install(conn, pii_key_from_connection())
+        roles.apply(conn)
+    log.info("privacy: %d personal columns declared, token key %s installed, roles granted", len(declared), check)
+    return {"personal_columns": len(declared), "key_check_value": check}

@@ -45,6 +45,8 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
     "intermediate": (("int_",), "view", "intermediate"),
     "marts": (("dim_", "fct_"), "table", "marts"),
 }
+# Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
+FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -115,6 +117,7 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
     for model in _models(manifest):
         layer = model["fqn"][1]
         prefixes, materialized, schema = LAYERS[layer]
+        materialized = FOLDER_MATERIALIZATIONS.get((layer, model["fqn"][2]), materialized)
         assert model["name"].startswith(prefixes), model["name"]
         assert (model["config"]["materialized"], model["schema"]) == (materialized, schema), model["name"]
         if layer == "staging":

@@ -423,7 +423,9 @@ def test_msisdn_token_is_a_keyed_hmac_sha256_that_joins_the_sources(built: psyco
     key_row = built.execute("select inner_key from private.pii_token_key").fetchone()
     assert key_row is not None
     key = bytes(b ^ 0x36 for b in key_row["inner_key"])  # the key, zero-padded to the block size
-    token = built.execute("select msisdn_token from staging.stg_crm__subscriptions where subscription_id = 'S1'").fetchone()
+    token = built.execute(
+        "select msisdn_token from staging.stg_crm__subscriptions where subscription_id = 'S1'"
+    ).fetchone()
     assert token == {"msisdn_token": hmac.new(key, b"13800138001", hashlib.sha256).hexdigest()}
     assert token["msisdn_token"] != hashlib.sha256(b"13800138001").hexdigest()  # keyed, not a bare hash
     day = built.execute(

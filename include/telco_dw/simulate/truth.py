@@ -7,20 +7,116 @@ SLA rates = share of the month's tickets with a first response within 24 h / a r
 48 h of creation, both emitted within the window; FCR = tickets resolved at the first contact /
 all tickets; ARPU = the month's invoiced service revenue (tax excluded) / the average number of
 active subscribers over the month's simulated days.
+
+Per customer (``truth_customers.csv``): the churn (time and type) and ARPU over the last three months of
+the data (the month of the last simulated day and the two before it, invoices issued before the
+window included) = the customer's invoiced revenue for those months / the customer's subscriber-months
+in them (days in service at 00:00 UTC / the month's days up to the last simulated day); before the
+window every customer who had signed up was in service (nobody churns before it).
 """
 
 from __future__ import annotations
 
+import csv
 import json
+from array import array
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from pathlib import Path
+
+ARPU_MONTHS = 3
+CUSTOMER_COLUMNS = ("customer_id", "churned_at", "churn_type", "arpu_3m_revenue_excl_tax", "arpu_3m")
 
 
 def month_key(day: date | datetime) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def _month_start(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
+def _previous_month_start(month_start: date) -> date:
+    return _month_start(month_start - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What :class:`CustomerTruth` needs of one customer at the end of the simulation."""
+
+    customer_id: str
+    index: int  # row in the customer store (n - 1)
+    signed_up_at: datetime
+    deactivated_at: datetime | None
+    churn_type: str | None
+
+
+class CustomerTruth:
+    """Per-customer ground truth: churn, and ARPU over the last :data:`ARPU_MONTHS` months of the data.
+
+    Revenue is kept as one array of cents per month of the ARPU window (8 bytes a customer a month);
+    days in service are computed at the end from sign-up and deactivation, the way the day loop counts
+    them (in service at 00:00 UTC of the day).
+    """
+
+    def __init__(self, last_day: date, months: int = ARPU_MONTHS) -> None:
+        self.last_day = last_day
+        starts = [_month_start(last_day)]
+        while len(starts) < months:
+            starts.append(_previous_month_start(starts[-1]))
+        self.month_starts = starts
+        self.revenue: dict[str, array[int]] = {month_key(m): array("q") for m in starts}
+
+    def add_revenue(self, billing_month: date, index: int, amount: Decimal) -> None:
+        """An invoice of the customer in row ``index`` for ``billing_month`` (counted by calendar month)."""
+        column = self.revenue.get(month_key(billing_month))
+        if column is None:
+            return
+        if len(column) <= index:
+            column.extend([0] * (index + 1 - len(column)))
+        column[index] += int(amount * 100)
+
+    def _subscriber_months(self, facts: CustomerFacts) -> Fraction:
+        first_day = facts.signed_up_at.astimezone(UTC).date() + timedelta(days=1)  # in service at 00:00 from
+        last_day = facts.deactivated_at.astimezone(UTC).date() if facts.deactivated_at else self.last_day
+        total = Fraction(0)
+        for start in self.month_starts:
+            month_end = _month_start(start + timedelta(days=31)) - timedelta(days=1)
+            observed_end = min(month_end, self.last_day)
+            days = (min(observed_end, last_day) - max(start, first_day)).days + 1
+            if days > 0:
+                total += Fraction(days, (observed_end - start).days + 1)
+        return total
+
+    def rows(self, customers: Iterable[CustomerFacts]) -> Iterable[tuple[str, ...]]:
+        for facts in customers:
+            cents = sum(col[facts.index] for col in self.revenue.values() if len(col) > facts.index)
+            months = self._subscriber_months(facts)
+            arpu = ""
+            if months:
+                exact = Fraction(cents, 100) / months
+                arpu = str(
+                    (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
+                        Decimal("0.0001"), rounding=ROUND_HALF_UP
+                    )
+                )
+            yield (
+                facts.customer_id,
+                facts.deactivated_at.isoformat() if facts.deactivated_at else "",
+                facts.churn_type or "",
+                str(Decimal(cents).scaleb(-2)),
+                arpu,
+            )
+
+    def write(self, path: Path, customers: Iterable[CustomerFacts]) -> None:
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(CUSTOMER_COLUMNS)
+            writer.writerows(self.rows(customers))
 
 
 @dataclass

@@ -20,28 +20,32 @@ as_of as (
 
 ),
 
+-- Recent: opened in the trailing customer_window_days ending on the as-of day, both included.
+windowed as (
+
+    select
+        tickets.*,
+        tickets.created_date between as_of.as_of_date - {{ var('customer_window_days') }} + 1
+        and as_of.as_of_date as is_recent
+    from tickets
+    cross join as_of
+
+),
+
 final as (
 
     select
-        tickets.customer_id,
+        customer_id,
         count(*) as complaint_count,
-        count(*) filter (where tickets.ticket_status = 'open') as open_complaint_count,
-        max(tickets.created_at) as last_complaint_at,
-        count(*) filter (where tickets.is_first_contact_resolution) as first_contact_resolution_count,
-        round(1.0 * count(*) filter (where tickets.is_first_contact_resolution) / count(*), 6) as fcr_rate,
-        count(*) filter (
-            where tickets.created_date between as_of.as_of_date - {{ var('customer_window_days') }} + 1
-            and as_of.as_of_date
-        ) as recent_complaint_count,
-        count(*) filter (
-            where
-                tickets.created_date between as_of.as_of_date - {{ var('customer_window_days') }} + 1
-                and as_of.as_of_date
-                and not (tickets.met_24h_response and tickets.met_48h_resolution)
-        ) as recent_sla_breach_count
-    from tickets
-    cross join as_of
-    group by tickets.customer_id
+        count(*) filter (where ticket_status = 'open') as open_complaint_count,
+        max(created_at) as last_complaint_at,
+        count(*) filter (where is_first_contact_resolution) as first_contact_resolution_count,
+        round(1.0 * count(*) filter (where is_first_contact_resolution) / count(*), 6) as fcr_rate,
+        count(*) filter (where is_recent) as recent_complaint_count,
+        count(*) filter (where is_recent and not (met_24h_response and met_48h_resolution))
+            as recent_sla_breach_count
+    from windowed
+    group by customer_id
 
 )
 

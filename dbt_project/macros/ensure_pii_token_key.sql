@@ -13,6 +13,9 @@
 {% macro default__ensure_pii_token_key() -%}
     {%- set key = var('pii_token_key_relation') -%}
     {%- set schema = key.split('.')[0] -%}
+    -- concurrent runs (one dbt process per model under Cosmos) would race on the catalog: one at a
+    -- time, until the hook's transaction ends
+    select pg_advisory_xact_lock(hashtext('telco_dw.ensure_pii_token_key'));
     create schema if not exists {{ schema }};
     create table if not exists {{ key }} (
         key_id integer primary key default 1 check (key_id = 1),

@@ -14,10 +14,11 @@ subscriptions as (
 
 -- The subscription that held the number on the day (activated by its end, not churned before its
 -- start): a recycled number belongs to a new owner from the new activation on. Days of numbers the
--- CRM does not know are left out.
+-- CRM does not know are left out. (The day and token, not the id, are the distinct key, so a filter on
+-- the day reaches staging and the raw table.)
 owned as (
 
-    select distinct on (subscriber_days.subscriber_day_id)
+    select distinct on (subscriber_days.usage_date, subscriber_days.msisdn_token)
         subscriber_days.*,
         subscriptions.customer_id
     from subscriber_days
@@ -29,7 +30,7 @@ owned as (
                 subscriptions.deactivated_at is null
                 or subscriptions.deactivated_at >= subscriber_days.usage_date::timestamp at time zone 'UTC'
             )
-    order by subscriber_days.subscriber_day_id asc, subscriptions.activated_at desc
+    order by subscriber_days.usage_date asc, subscriber_days.msisdn_token asc, subscriptions.activated_at desc
 
 ),
 

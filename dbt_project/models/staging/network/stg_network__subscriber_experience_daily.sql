@@ -17,7 +17,6 @@ latest as (
 renamed as (
 
     select
-        {{ pii_token('msisdn') }} || '@' || to_char(usage_date, 'YYYY-MM-DD') as subscriber_day_id,
         {{ pii_token('msisdn') }} as msisdn_token,
         usage_date,
         volume_mb,
@@ -26,6 +25,20 @@ renamed as (
         avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} as is_poor_coverage
     from latest
 
+),
+
+final as (
+
+    select
+        msisdn_token || '@' || to_char(usage_date, 'YYYY-MM-DD') as subscriber_day_id,
+        msisdn_token,
+        usage_date,
+        volume_mb,
+        avg_dl_mbps,
+        avg_rsrp_dbm,
+        is_poor_coverage
+    from renamed
+
 )
 
-select * from renamed
+select * from final

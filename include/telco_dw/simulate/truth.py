@@ -21,11 +21,10 @@ import csv
 import json
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
+from decimal import Decimal
 from pathlib import Path
 
 ARPU_MONTHS = 3
@@ -44,15 +43,24 @@ def _previous_month_start(month_start: date) -> date:
     return _month_start(month_start - timedelta(days=1))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomerFacts:
-    """What :class:`CustomerTruth` needs of one customer at the end of the simulation."""
+    """What :class:`CustomerTruth` needs of one customer at the end of the simulation (times as epoch
+    seconds, as the customer store keeps them; 0 = none)."""
 
     customer_id: str
     index: int  # row in the customer store (n - 1)
-    signed_up_at: datetime
-    deactivated_at: datetime | None
+    signed_up_epoch: int
+    deactivated_epoch: int
     churn_type: str | None
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _ordinal(epoch_seconds: int) -> int:
+    """The UTC day of an epoch second, as a date ordinal."""
+    return _EPOCH_ORDINAL + epoch_seconds // 86400
 
 
 class CustomerTruth:
@@ -60,7 +68,8 @@ class CustomerTruth:
 
     Revenue is kept as one array of cents per month of the ARPU window (8 bytes a customer a month);
     days in service are computed at the end from sign-up and deactivation, the way the day loop counts
-    them (in service at 00:00 UTC of the day).
+    them (in service at 00:00 UTC of the day). The ratio is computed in integers, exactly, and rounded
+    half up to 4 places (a million customers in a few seconds).
     """
 
     def __init__(self, last_day: date, months: int = ARPU_MONTHS) -> None:
@@ -80,35 +89,41 @@ class CustomerTruth:
             column.extend([0] * (index + 1 - len(column)))
         column[index] += int(amount * 100)
 
-    def _subscriber_months(self, facts: CustomerFacts) -> Fraction:
-        first_day = facts.signed_up_at.astimezone(UTC).date() + timedelta(days=1)  # in service at 00:00 from
-        last_day = facts.deactivated_at.astimezone(UTC).date() if facts.deactivated_at else self.last_day
-        total = Fraction(0)
+    def rows(self, customers: Iterable[CustomerFacts]) -> Iterator[tuple[str, ...]]:
+        last_ordinal = self.last_day.toordinal()
+        months = []  # (first day, last observed day, observed days) as ordinals
         for start in self.month_starts:
             month_end = _month_start(start + timedelta(days=31)) - timedelta(days=1)
             observed_end = min(month_end, self.last_day)
-            days = (min(observed_end, last_day) - max(start, first_day)).days + 1
-            if days > 0:
-                total += Fraction(days, (observed_end - start).days + 1)
-        return total
-
-    def rows(self, customers: Iterable[CustomerFacts]) -> Iterable[tuple[str, ...]]:
+            months.append((start.toordinal(), observed_end.toordinal(), (observed_end - start).days + 1))
+        common = 1
+        for _, _, observed in months:
+            common *= observed
+        weights = [(first, last, common // observed) for first, last, observed in months]
+        columns = list(self.revenue.values())
         for facts in customers:
-            cents = sum(col[facts.index] for col in self.revenue.values() if len(col) > facts.index)
-            months = self._subscriber_months(facts)
+            i = facts.index
+            cents = sum(col[i] for col in columns if len(col) > i)
+            first_day = _ordinal(facts.signed_up_epoch) + 1  # in service at 00:00 from the next day
+            last_day = _ordinal(facts.deactivated_epoch) if facts.deactivated_epoch else last_ordinal
+            # subscriber-months x common: sum of days in service x (common / observed days)
+            scaled_months = sum(
+                max(0, min(last, last_day) - max(first, first_day) + 1) * weight for first, last, weight in weights
+            )
             arpu = ""
-            if months:
-                exact = Fraction(cents, 100) / months
-                arpu = str(
-                    (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
-                        Decimal("0.0001"), rounding=ROUND_HALF_UP
-                    )
-                )
+            if scaled_months:
+                numerator, sign = abs(cents) * common * 100, "-" if cents < 0 else ""
+                rounded = (2 * numerator + scaled_months) // (2 * scaled_months)  # half up, 4 places
+                arpu = f"{sign}{rounded // 10000}.{rounded % 10000:04d}"
+            churned_at = (
+                datetime.fromtimestamp(facts.deactivated_epoch, UTC).isoformat() if facts.deactivated_epoch else ""
+            )
+            sign = "-" if cents < 0 else ""
             yield (
                 facts.customer_id,
-                facts.deactivated_at.isoformat() if facts.deactivated_at else "",
+                churned_at,
                 facts.churn_type or "",
-                str(Decimal(cents).scaleb(-2)),
+                f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}",
                 arpu,
             )
 

@@ -32,7 +32,7 @@ import numpy as np
 from telco_dw.simulate import identities as ids
 from telco_dw.simulate.network import write_network_day
 from telco_dw.simulate.outbox import DIRTY_KINDS, Dirt, Manifest
-from telco_dw.simulate.population import OUTCOMES, Customer, Customers, Payment, PaymentQueue, cents
+from telco_dw.simulate.population import CHURN_TYPES, OUTCOMES, Customer, Customers, Payment, PaymentQueue, cents
 from telco_dw.simulate.records import DayFiles
 from telco_dw.simulate.truth import CustomerFacts, CustomerTruth, Truth, month_key
 
@@ -465,8 +465,11 @@ class World:
         return self.manifest
 
     def _customer_facts(self) -> Iterator[CustomerFacts]:
-        for cust in self.customers:
-            yield CustomerFacts(cust.customer_id, cust.i, cust.signed_up_at, cust.deactivated_at, cust.churn_type)
+        store = self.customers
+        for i in range(len(store)):  # the columns read directly: a million customers
+            yield CustomerFacts(
+                f"C{i + 1:07d}", i, store.signed_up_at[i], store.deactivated_at[i], CHURN_TYPES[store.churn_type[i]]
+            )
 
     def _raise_prices(self, files: DayFiles, day: date) -> None:
         code, fee = PRICE_RAISE

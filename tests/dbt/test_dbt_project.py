@@ -45,6 +45,8 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
     "intermediate": (("int_",), "view", "intermediate"),
     "marts": (("dim_", "fct_"), "table", "marts"),
 }
+# Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
+FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -115,6 +117,7 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
     for model in _models(manifest):
         layer = model["fqn"][1]
         prefixes, materialized, schema = LAYERS[layer]
+        materialized = FOLDER_MATERIALIZATIONS.get((layer, model["fqn"][2]), materialized)
         assert model["name"].startswith(prefixes), model["name"]
         assert (model["config"]["materialized"], model["schema"]) == (materialized, schema), model["name"]
         if layer == "staging":
@@ -137,6 +140,7 @@ def test_sources_declare_the_landed_tables_exactly(manifest: dict[str, Any]) -> 
         source = documented[name]
         assert list(source["columns"]) == [*table.column_names, *METADATA_COLUMNS], name
         assert source["loaded_at_field"] == "_loaded_at", name
+        assert source["freshness"]["warn_after"]["count"], f"{name} has no freshness threshold"
 
 
 def test_personal_columns_are_declared_and_not_staged(manifest: dict[str, Any]) -> None:
@@ -159,6 +163,56 @@ def test_domain_rules_have_unit_tests(manifest: dict[str, Any]) -> None:
         "int_subscriptions_aggregated_to_customers",
         "dim_customers",
     }
+    # DOMAIN.md rules with fixed inputs: RFM quintiles, churn month, CLV, SLA at exactly 24 h / 48 h
+    assert {
+        "int_customers_rfm_scored_quintiles",
+        "int_customer_months_spined_churn_month_and_active_days",
+        "int_customers_valued_arpu_and_clv",
+        "int_tickets_timed_sla_at_exactly_24_and_48_hours",
+        "int_network_experience_aggregated_to_customers_bins_and_window",
+        "dim_customers_lifecycle_decline_signals",
+    } <= set(unit_tests)
+    rfm = unit_tests["int_customers_rfm_scored_quintiles"]["expect"]["rows"]
+    assert [r["monetary_score"] for r in rfm] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    sla = {r["ticket_id"]: r for r in unit_tests["int_tickets_timed_sla_at_exactly_24_and_48_hours"]["expect"]["rows"]}
+    assert (sla["T_exact"]["met_24h_response"], sla["T_exact"]["met_48h_resolution"]) == (True, True)
+    assert (sla["T_late"]["met_24h_response"], sla["T_late"]["met_48h_resolution"]) == (False, False)
+
+
+def test_semantic_layer_defines_the_domain_metrics(manifest: dict[str, Any]) -> None:
+    """dbt parse (the fixture, with --warn-error) has validated them; here: the set is complete."""
+    metrics = {m["name"]: m for m in manifest["metrics"].values()}
+    assert {
+        "nps", "csat", "ces", "churn_rate", "voluntary_churn_rate", "involuntary_churn_rate", "arpu",
+        "sla_24h_response_rate", "sla_48h_resolution_rate", "fcr_rate",
+    } <= set(metrics)  # fmt: skip
+    assert metrics["churn_rate"]["type_params"]["numerator"]["name"] == "customers_churned"
+    assert metrics["churn_rate"]["type_params"]["denominator"]["name"] == "customers_active_at_month_start"
+    assert metrics["arpu"]["type_params"]["denominator"]["name"] == "subscriber_months"
+    semantic = {s["name"]: s["node_relation"]["alias"] for s in manifest["semantic_models"].values()}
+    assert semantic == {
+        "satisfaction_monthly": "fct_satisfaction_monthly",
+        "billing_monthly": "fct_billing_monthly",
+        "customers": "dim_customers",
+    }
+    spines = [n for n in _models(manifest) if n.get("time_spine")]
+    assert [(n["name"], n["time_spine"]["standard_granularity_column"]) for n in spines] == [
+        ("dim_dates", "calendar_date")
+    ]
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert "model.telco_dw.fct_satisfaction_monthly" in exposures["satisfaction_dashboard"]["depends_on"]["nodes"]
+    assert "model.telco_dw.dim_customers" in exposures["bi_customer_360"]["depends_on"]["nodes"]
+
+
+def test_subscriptions_are_snapshotted_scd2(manifest: dict[str, Any]) -> None:
+    snapshots = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"}
+    config = snapshots["snap_crm__subscriptions"]["config"]
+    assert (config["strategy"], config["unique_key"], config["updated_at"]) == (
+        "timestamp",
+        "subscription_id",
+        "updated_at",
+    )
+    assert snapshots["snap_crm__subscriptions"]["schema"] == "snapshots"
 
 
 # --- builds against PostgreSQL ------------------------------------------------------------------
@@ -234,10 +288,10 @@ def _raw_tables() -> list[str]:
     return [t.qualified for s in sources.SOURCES for t in sources.tables(s)]
 
 
-def _build(url: str) -> None:
+def _build(url: str, *args: str) -> None:
     from telco_dw.transform import dbt
 
-    dbt.run(["build"], url)
+    dbt.run(["build", *args], url)
 
 
 @pytest.fixture(scope="module")
@@ -322,6 +376,135 @@ def test_dim_customers_has_one_row_per_crm_customer(built: psycopg.Connection[di
 
 
 @pytest.mark.integration
+def test_dim_customers_is_the_customer_360_as_of_the_data(built: psycopg.Connection[dict[str, Any]]) -> None:
+    """The 360's measures for C1, by hand from SCRATCH_ROWS. The data's last day is 2026-10-01 (the
+    latest invoice issue and cell-hour), so the ARPU window is Aug-Oct 2026: (89 + 99 + 0) / 3 months."""
+    row = built.execute(
+        "select as_of_date::text, tenure_months, lifecycle_stage, arpu_3m::text, clv::text, "
+        "recency_score, rfm_segment is not null as has_segment, payment_behaviour, last_paid_at::date::text, "
+        "on_time_payment_rate::text, recent_complaint_count, recent_sla_breach_count, fcr_rate::text, "
+        "last_csat_score, last_csat_scale_max, last_csat_category, recent_usage_day_count, "
+        "network_experience_score::text, poor_coverage_share::text "
+        "from marts.dim_customers where customer_id = 'C1'"
+    ).fetchone()
+    assert row == {
+        "as_of_date": "2026-10-01",
+        "tenure_months": 32,  # 2024-01-10 to 2026-10-01, not to today
+        "lifecycle_stage": "decline",  # the latest NPS answer (6) is a detractor
+        "arpu_3m": "62.6667",
+        "clv": "818.84",  # 62.6667 x 0.4 x 0.98 / (1 + 0.01 - 0.98)
+        "recency_score": 5,  # paid 6 days before the as-of day; C2 and C3 never
+        "has_segment": True,
+        "payment_behaviour": "late",
+        "last_paid_at": "2026-09-25",
+        "on_time_payment_rate": "0.000000",
+        "recent_complaint_count": 2,
+        "recent_sla_breach_count": 1,  # T2 is still open; T1 was answered in 2 h and resolved in 23 h
+        "fcr_rate": "0.000000",  # T1 took two contacts, T2 is open
+        "last_csat_score": 4,
+        "last_csat_scale_max": 5,
+        "last_csat_category": "satisfied",  # 4 of 5 is top-2-box
+        "recent_usage_day_count": 1,
+        "network_experience_score": "50.00",  # -95.0 dBm is fair
+        "poor_coverage_share": "0.000000",
+    }
+    stages = {
+        r["customer_id"]: r["lifecycle_stage"]
+        for r in built.execute("select customer_id, lifecycle_stage from marts.dim_customers")
+    }
+    assert stages["C2"] == "churned"
+
+
+@pytest.mark.integration
+def test_msisdn_token_is_a_keyed_hmac_sha256_that_joins_the_sources(built: psycopg.Connection[dict[str, Any]]) -> None:
+    import hashlib
+    import hmac
+
+    key_row = built.execute("select inner_key from private.pii_token_key").fetchone()
+    assert key_row is not None
+    key = bytes(b ^ 0x36 for b in key_row["inner_key"])  # the key, zero-padded to the block size
+    token = built.execute(
+        "select msisdn_token from staging.stg_crm__subscriptions where subscription_id = 'S1'"
+    ).fetchone()
+    assert token == {"msisdn_token": hmac.new(key, b"13800138001", hashlib.sha256).hexdigest()}
+    assert token["msisdn_token"] != hashlib.sha256(b"13800138001").hexdigest()  # keyed, not a bare hash
+    day = built.execute(
+        "select customer_day_id, subscriber_count, volume_mb::text, rsrp_quality_bin, is_poor_coverage, "
+        "experience_score from marts.fct_customer_experience_daily"
+    ).fetchall()
+    assert day == [
+        {
+            "customer_day_id": "C1@2026-10-01",
+            "subscriber_count": 1,
+            "volume_mb": "120.50",
+            "rsrp_quality_bin": "fair",
+            "is_poor_coverage": False,
+            "experience_score": 50,
+        }
+    ]
+
+
+@pytest.mark.integration
+def test_billing_and_network_facts(built: psycopg.Connection[dict[str, Any]]) -> None:
+    billing = {
+        r["customer_month_id"]: r
+        for r in built.execute(
+            "select customer_month_id, revenue_excl_tax::text, subscriber_days, subscriber_months::text, "
+            "late_payment_count, failed_payment_count, arpu::text from marts.fct_billing_monthly"
+        )
+    }
+    assert billing["C1|2026-08"] == {
+        "customer_month_id": "C1|2026-08",
+        "revenue_excl_tax": "89.00",  # the corrected I1
+        "subscriber_days": 31,
+        "subscriber_months": "1.000000",
+        "late_payment_count": 1,
+        "failed_payment_count": 0,
+        "arpu": "89.0000",
+    }
+    assert (billing["C1|2026-10"]["revenue_excl_tax"], billing["C1|2026-10"]["subscriber_days"]) == ("0", 1)
+    assert (billing["C2|2026-01"]["revenue_excl_tax"], billing["C2|2026-01"]["failed_payment_count"]) == ("19.00", 1)
+    assert "C2|2026-04" not in billing  # churned on 2026-03-05, nothing invoiced afterwards
+    cells = {
+        r["cell_day_id"]: r
+        for r in built.execute(
+            "select cell_day_id, hours_reported, call_setup_success_rate::text, call_drop_rate::text, "
+            "avg_rsrp_dbm::text, rsrp_quality_bin, poor_coverage_share::text from marts.fct_network_cell_daily"
+        )
+    }
+    assert cells == {
+        "CELL1@2026-10-01": {
+            "cell_day_id": "CELL1@2026-10-01",
+            "hours_reported": 1,
+            "call_setup_success_rate": "0.990000",  # 99 / 100
+            "call_drop_rate": "0.010101",  # 1 / 99: drops over successful setups, not attempts
+            "avg_rsrp_dbm": "-96.0",  # the later load
+            "rsrp_quality_bin": "fair",
+            "poor_coverage_share": "0.000000",
+        },
+        "CELL2@2026-10-01": {
+            "cell_day_id": "CELL2@2026-10-01",
+            "hours_reported": 1,
+            "call_setup_success_rate": "1.000000",
+            "call_drop_rate": "0.000000",
+            "avg_rsrp_dbm": "-80.0",
+            "rsrp_quality_bin": "excellent",
+            "poor_coverage_share": "0.000000",
+        },
+    }
+    versions = built.execute(
+        "select subscription_id, plan_code, dbt_valid_to is null as is_current from snapshots.snap_crm__subscriptions "
+        "order by subscription_id"
+    ).fetchall()
+    assert [(v["subscription_id"], v["plan_code"], v["is_current"]) for v in versions] == [
+        ("S1", "P99", True),
+        ("S2", "P19", True),
+        ("S3", "P19", True),
+        ("S4", "P199", True),
+    ]
+
+
+@pytest.mark.integration
 def test_staging_keeps_one_latest_row_per_key(built: psycopg.Connection[dict[str, Any]]) -> None:
     counts = {
         r["name"]: r["n"]
@@ -358,6 +541,51 @@ def test_no_personal_column_or_value_leaves_raw(built: psycopg.Connection[dict[s
                 f"select count(*) as n from {relation} as t where t::text like %s", (f"%{sentinel}%",)
             ).fetchone()
             assert hit == {"n": 0}, f"{sentinel!r} found in {relation}"
+
+
+@pytest.mark.integration
+def test_incremental_facts_merge_late_data_and_snapshot_dates_a_plan_change(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """A redelivered hour inside the lookback replaces its day's figures; a new day is added; days
+    already built are not duplicated. A plan change lands as a second, dated snapshot version."""
+    built.execute(
+        "insert into raw_network.cell_kpi_hourly values "
+        "('CELL1','广东','4G','2026-10-01 01:00+00',-110.0,-12.0,5.0,20.0,5.0,40.0,100,97,3,'b3','2026-10-03','f3',1),"
+        "('CELL1','广东','4G','2026-10-02 00:00+00',-90.0,-10.0,15.0,35.0,8.0,30.0,10,10,0,'b3','2026-10-03','f3',2);"
+        "insert into raw_crm.subscriptions values ('S1','C1','13800138001','P199','5G尊享199元套餐',199,24,'active',"
+        "'2024-01-10 08:00+00',null,null,'2026-10-02 08:00+00','b3','2026-10-03','f3',1)"
+    )
+    _build(dbt_database, "--select", "fct_network_cell_daily", "snap_crm__subscriptions")
+    cells = {
+        r["cell_day_id"]: r
+        for r in built.execute(
+            "select cell_day_id, hours_reported, call_attempts, poor_coverage_share::text "
+            "from marts.fct_network_cell_daily where cell_id = 'CELL1'"
+        )
+    }
+    assert cells == {
+        "CELL1@2026-10-01": {
+            "cell_day_id": "CELL1@2026-10-01",
+            "hours_reported": 2,
+            "call_attempts": 200,
+            "poor_coverage_share": "0.500000",
+        },
+        "CELL1@2026-10-02": {
+            "cell_day_id": "CELL1@2026-10-02",
+            "hours_reported": 1,
+            "call_attempts": 10,
+            "poor_coverage_share": "0.000000",
+        },
+    }
+    versions = built.execute(
+        "select plan_code, dbt_valid_from::text, dbt_valid_to::text from snapshots.snap_crm__subscriptions "
+        "where subscription_id = 'S1' order by dbt_valid_from"
+    ).fetchall()
+    assert [(v["plan_code"], v["dbt_valid_from"][:10], (v["dbt_valid_to"] or "")[:10]) for v in versions] == [
+        ("P99", "2026-05-01", "2026-10-02"),
+        ("P199", "2026-10-02", ""),
+    ]
 
 
 @pytest.mark.integration

@@ -10,7 +10,9 @@ quarantine or ignore every dirty record, so the marts match the truth of the cle
   are equal;
 - each metric, computed from the mart's counts summed over regions and tenure segments the way
   ``simulate/truth.py`` computes it, is equal at truth's precision (4 decimals for NPS, CSAT, CES and
-  ARPU, 6 for rates).
+  ARPU, 6 for rates); fct_billing_monthly, summed over customers, gives the same revenue and ARPU;
+- every customer of ``truth_customers.csv`` is one row of dim_customers with the truth's churn (time
+  and type) and 3-month ARPU.
 
 The world lives in two databases of its own on the test server (``telco_dw_truth_test``, the
 warehouse, and ``telco_dw_truth_billing``, the billing OLTP), dropped afterwards; the CRM API is an
@@ -19,6 +21,7 @@ in-process simulator on a free port.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -254,3 +257,69 @@ def test_every_survey_response_and_complaint_of_the_world_is_in_the_facts(built:
 def test_the_revenue_is_decimal_exact(monthly, truth) -> None:
     for month in truth:
         assert Decimal(str(monthly[month]["revenue_excl_tax"])) == Decimal(truth[month]["revenue_excl_tax"])
+
+
+BILLING_MONTHLY = """
+select
+    to_char(month_start_date, 'YYYY-MM') as month,
+    max(days_observed) as days_observed,
+    sum(subscriber_days) as subscriber_days,
+    sum(revenue_excl_tax) as revenue_excl_tax,
+    count(*) filter (where is_active_at_month_start) as active_at_start,
+    count(*) filter (where churn_type = 'voluntary') as lost_voluntary,
+    count(*) filter (where churn_type = 'involuntary') as lost_involuntary
+from marts.fct_billing_monthly
+group by 1
+"""
+
+
+@pytest.fixture(scope="module")
+def customer_truth(outbox: Path) -> dict[str, dict[str, str]]:
+    with (outbox / "truth_customers.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["customer_id"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.mark.parametrize("month", ["2026-10", "2026-11"])
+def test_billing_monthly_rolls_up_to_the_truth(built: str, truth, month: str) -> None:
+    with psycopg.connect(built, row_factory=dict_row) as conn:
+        rows = {row["month"]: row for row in conn.execute(BILLING_MONTHLY)}
+    row = rows[month]
+    average_active = int(row["subscriber_days"]) / row["days_observed"]
+    assert Decimal(str(row["revenue_excl_tax"])) == Decimal(truth[month]["revenue_excl_tax"])
+    assert round(average_active, 4) == truth[month]["average_active_subscribers"]
+    assert round(float(row["revenue_excl_tax"]) / average_active, 4) == truth[month]["arpu"]
+    assert (row["active_at_start"], row["lost_voluntary"], row["lost_involuntary"]) == (
+        truth[month]["active_at_start"],
+        truth[month]["lost_voluntary"],
+        truth[month]["lost_involuntary"],
+    )
+
+
+def test_dim_customers_equals_the_truth_per_customer(built: str, customer_truth) -> None:
+    """Churn time and type, and 3-month ARPU (the as-of month, the data's last day's, and the two
+    before: September's history invoices, October, November's first nine days) of every customer."""
+    with psycopg.connect(built, row_factory=dict_row) as conn:
+        rows = {
+            row["customer_id"]: row
+            for row in conn.execute(
+                "select customer_id, churned_at, churn_type, arpu_3m, as_of_date from marts.dim_customers"
+            )
+        }
+    assert rows.keys() == customer_truth.keys()
+    assert {row["as_of_date"] for row in rows.values()} == {END - timedelta(days=1)}
+    churn_mismatches, arpu_mismatches = [], []
+    for customer_id, expected in customer_truth.items():
+        row = rows[customer_id]
+        churned_at = row["churned_at"].isoformat() if row["churned_at"] else ""
+        if (churned_at, row["churn_type"] or "") != (expected["churned_at"], expected["churn_type"]):
+            churn_mismatches.append((customer_id, churned_at, row["churn_type"], expected))
+        want = Decimal(expected["arpu_3m"]) if expected["arpu_3m"] else None
+        got = row["arpu_3m"]
+        # both sides round the same exact ratio to 4 places; PostgreSQL's numeric division is exact to
+        # 16+ significant digits, so they can differ in the last place only at a rounding tie
+        if (want is None) != (got is None) or (want is not None and abs(got - want) > Decimal("0.0001")):
+            arpu_mismatches.append((customer_id, got, want))
+    assert not churn_mismatches, churn_mismatches[:5]
+    assert not arpu_mismatches, arpu_mismatches[:5]
+    churned = sum(1 for c in customer_truth.values() if c["churned_at"])
+    assert churned > 0 and sum(1 for c in customer_truth.values() if c["arpu_3m"]) > CUSTOMERS * 0.9

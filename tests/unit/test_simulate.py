@@ -216,3 +216,39 @@ def test_truth_agrees_with_a_recomputation_from_the_emitted_sources(outbox):
     for month, metrics in recomputed.items():
         for name, value in metrics.items():
             assert truth[month][name] == pytest.approx(value, abs=1e-4), (month, name)
+
+
+def _epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def test_customer_truth_arpu_and_churn_by_hand():
+    """3-month ARPU = revenue of the window's months / subscriber-months (days in service at 00:00 UTC
+    / the month's days up to the last simulated day), rounded half up to 4 places."""
+    from telco_dw.simulate.truth import CustomerFacts, CustomerTruth
+
+    truth = CustomerTruth(date(2026, 11, 9))
+    assert [m.isoformat() for m in truth.month_starts] == ["2026-11-01", "2026-10-01", "2026-09-01"]
+    truth.add_revenue(date(2026, 10, 15), 0, Decimal("59.00"))  # a sign-up's first bill is dated the sign-up day
+    truth.add_revenue(date(2026, 11, 1), 0, Decimal("59.00"))
+    truth.add_revenue(date(2026, 8, 1), 1, Decimal("99.00"))  # outside the window
+    truth.add_revenue(date(2026, 9, 1), 1, Decimal("99.00"))
+    truth.add_revenue(date(2026, 10, 1), 1, Decimal("99.00"))
+    rows = list(
+        truth.rows(
+            [
+                CustomerFacts("C1", 0, _epoch("2026-10-15T10:00:00+00:00"), 0, None),
+                CustomerFacts(
+                    "C2", 1, _epoch("2020-01-01T00:00:00+00:00"), _epoch("2026-10-10T12:00:00+00:00"), "voluntary"
+                ),
+                CustomerFacts("C3", 2, _epoch("2026-11-09T10:00:00+00:00"), 0, None),
+            ]
+        )
+    )
+    assert rows == [
+        # in service from 2026-10-16: 16/31 of October + all 9 observed days of November; 118 x 31 / 47
+        ("C1", "", "", "118.00", "77.8298"),
+        # all of September, 1-10 October (in service at 00:00 of the churn day): 198 x 31 / 41
+        ("C2", "2026-10-10T12:00:00+00:00", "voluntary", "198.00", "149.7073"),
+        ("C3", "", "", "0.00", ""),  # signed up on the last day: no day in service
+    ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,9 +32,9 @@ import numpy as np
 from telco_dw.simulate import identities as ids
 from telco_dw.simulate.network import write_network_day
 from telco_dw.simulate.outbox import DIRTY_KINDS, Dirt, Manifest
-from telco_dw.simulate.population import OUTCOMES, Customer, Customers, Payment, PaymentQueue, cents
+from telco_dw.simulate.population import CHURN_TYPES, OUTCOMES, Customer, Customers, Payment, PaymentQueue, cents
 from telco_dw.simulate.records import DayFiles
-from telco_dw.simulate.truth import Truth, month_key
+from telco_dw.simulate.truth import CustomerFacts, CustomerTruth, Truth, month_key
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ class World:
         self.out = out
         self.rng = random.Random(f"{config.seed}/world")
         self.truth = Truth()
+        self.customer_truth = CustomerTruth(config.end - timedelta(days=1))
         self.manifest = Manifest(
             arguments={
                 "customers": config.customers,
@@ -243,6 +244,7 @@ class World:
         total = amount + _money(amount * TAX_RATE)
         if month_key(month) in self._window_months():
             self.truth.months[month_key(month)].revenue_excl_tax += amount
+        self.customer_truth.add_revenue(month, cust.i, amount)
         if history:
             paid = issued + timedelta(days=3)
             settled = Payment(cust.n, _yyyymm(month), cents(total), OUTCOMES.index("settled"), due, 0)
@@ -458,8 +460,16 @@ class World:
             if progress:
                 progress(offset + 1, cfg.days)
         self.truth.write(self.out / "truth.json")
+        self.customer_truth.write(self.out / "truth_customers.csv", self._customer_facts())
         self.manifest.write(self.out)
         return self.manifest
+
+    def _customer_facts(self) -> Iterator[CustomerFacts]:
+        store = self.customers
+        for i in range(len(store)):  # the columns read directly: a million customers
+            yield CustomerFacts(
+                f"C{i + 1:07d}", i, store.signed_up_at[i], store.deactivated_at[i], CHURN_TYPES[store.churn_type[i]]
+            )
 
     def _raise_prices(self, files: DayFiles, day: date) -> None:
         code, fee = PRICE_RAISE
@@ -531,7 +541,8 @@ def generate(
     """Write the whole outbox for ``config`` into ``out`` (see ``docs/sources.md``).
 
     Guarantees: same config → byte-identical files; ``truth.json`` holds the monthly ground truth of
-    the clean events; ``manifest.json`` lists every file and every injected dirty record by kind.
+    the clean events and ``truth_customers.csv`` each customer's churn and 3-month ARPU;
+    ``manifest.json`` lists every file and every injected dirty record by kind.
     Files of earlier runs in ``out`` with other names are left alone; use an empty folder.
     """
     config = config or SimConfig()

@@ -58,8 +58,10 @@ payment_counts as (
 
     select
         accounts.customer_id,
+        count(*) filter (where payments.payment_status = 'settled') as settled_payment_count,
         count(*) filter (where payments.payment_status = 'late') as late_payment_count,
-        count(*) filter (where payments.payment_status = 'failed') as failed_payment_count
+        count(*) filter (where payments.payment_status = 'failed') as failed_payment_count,
+        max(payments.paid_at) as last_paid_at
     from payments
     inner join invoices
         on payments.invoice_id = invoices.invoice_id
@@ -79,8 +81,27 @@ final as (
         coalesce(invoice_totals.invoice_count, 0) as invoice_count,
         coalesce(invoice_totals.billed_amount_excl_tax, 0) as billed_amount_excl_tax,
         invoice_totals.last_billing_month,
+        coalesce(payment_counts.settled_payment_count, 0) as settled_payment_count,
         coalesce(payment_counts.late_payment_count, 0) as late_payment_count,
-        coalesce(payment_counts.failed_payment_count, 0) as failed_payment_count
+        coalesce(payment_counts.failed_payment_count, 0) as failed_payment_count,
+        round(
+            1.0 * payment_counts.settled_payment_count
+            / nullif(
+                payment_counts.settled_payment_count
+                + payment_counts.late_payment_count
+                + payment_counts.failed_payment_count,
+                0
+            ),
+            6
+        ) as on_time_payment_rate,
+        -- the worst outcome the customer has had: failed, then late, then on time
+        case
+            when payment_counts.failed_payment_count > 0 then 'failed'
+            when payment_counts.late_payment_count > 0 then 'late'
+            when payment_counts.settled_payment_count > 0 then 'on time'
+            else 'no payments'
+        end as payment_behaviour,
+        payment_counts.last_paid_at
     from current_accounts
     inner join account_counts
         on current_accounts.customer_id = account_counts.customer_id

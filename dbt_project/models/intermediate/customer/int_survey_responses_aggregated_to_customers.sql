@@ -29,6 +29,27 @@ last_nps_answers as (
 
 ),
 
+-- The latest CSAT answer, categorised like NPS: satisfied is the top-2-box (9-10 of 10, 4-5 of 5),
+-- neutral the next band (7-8 of 10, 3 of 5), dissatisfied the rest.
+last_csat_answers as (
+
+    select distinct on (responses.customer_id)
+        responses.customer_id,
+        responses.score as last_csat_score,
+        responses.scale_max as last_csat_scale_max,
+        case
+            when responses.is_csat_top_2_box then 'satisfied'
+            when responses.scale_max = 10 and responses.score >= 7 then 'neutral'
+            when responses.scale_max = 5 and responses.score = 3 then 'neutral'
+            else 'dissatisfied'
+        end as last_csat_category,
+        responses.submitted_at as last_csat_submitted_at
+    from responses
+    where responses.survey_type = 'csat'
+    order by responses.customer_id asc, responses.submitted_at desc, responses.answer_id desc
+
+),
+
 final as (
 
     select
@@ -36,10 +57,16 @@ final as (
         response_counts.survey_response_count,
         last_nps_answers.last_nps_score,
         last_nps_answers.last_nps_category,
-        last_nps_answers.last_nps_submitted_at
+        last_nps_answers.last_nps_submitted_at,
+        last_csat_answers.last_csat_score,
+        last_csat_answers.last_csat_scale_max,
+        last_csat_answers.last_csat_category,
+        last_csat_answers.last_csat_submitted_at
     from response_counts
     left join last_nps_answers
         on response_counts.customer_id = last_nps_answers.customer_id
+    left join last_csat_answers
+        on response_counts.customer_id = last_csat_answers.customer_id
 
 )
 

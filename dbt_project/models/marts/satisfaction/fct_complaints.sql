@@ -1,8 +1,8 @@
 with
 
-tickets as (
+complaints as (
 
-    select * from {{ ref('stg_crm__tickets') }}
+    select * from {{ ref('int_tickets_timed') }}
 
 ),
 
@@ -13,78 +13,31 @@ customers as (
 ),
 
 -- Complaints of customers the CRM knows (tickets of unknown customers are orphans: staging warns).
-complaints as (
-
-    select tickets.*
-    from tickets
-    inner join customers
-        on tickets.customer_id = customers.customer_id
-
-),
-
-timed as (
-
-    select
-        complaints.*,
-        complaints.resolved_at is not null as is_resolved,
-        -- DOMAIN.md SLA on a 24/7 clock; exactly 24 h (48 h) after creation still meets it. A complaint
-        -- without a response (resolution) in the data has not met it.
-        coalesce(
-            complaints.first_response_at
-            <= complaints.created_at + interval '{{ var("sla_response_hours") }} hours',
-            false
-        ) as met_24h_response,
-        coalesce(
-            complaints.resolved_at
-            <= complaints.created_at + interval '{{ var("sla_resolution_hours") }} hours',
-            false
-        ) as met_48h_resolution,
-        coalesce(complaints.resolved_at is not null and complaints.contact_count = 1, false)
-            as is_resolved_at_first_contact
-    from complaints
-
-),
-
--- Another complaint of the same customer opened after this one's resolution, within the repeat window
--- (an empty window when fcr_repeat_window_days is 0).
-repeats as (
-
-    select distinct timed.ticket_id
-    from timed
-    inner join complaints as later
-        on
-            timed.customer_id = later.customer_id
-            and timed.resolved_at < later.created_at
-            and later.created_at <= timed.resolved_at + interval '{{ var("fcr_repeat_window_days") }} days'
-    where timed.is_resolved_at_first_contact
-
-),
-
 final as (
 
     select
-        timed.ticket_id,
-        timed.customer_id,
-        timed.channel,
-        timed.category,
-        timed.ticket_status,
-        timed.created_at,
-        (timed.created_at at time zone 'UTC')::date as created_date,
-        date_trunc('month', timed.created_at at time zone 'UTC')::date as created_month_start_date,
-        timed.first_response_at,
-        timed.resolved_at,
-        timed.contact_count,
-        round((extract(epoch from timed.first_response_at - timed.created_at) / 3600)::numeric, 4) as response_hours,
-        round((extract(epoch from timed.resolved_at - timed.created_at) / 3600)::numeric, 4) as resolution_hours,
-        timed.is_resolved,
-        timed.met_24h_response,
-        timed.met_48h_resolution,
-        timed.is_resolved_at_first_contact,
-        repeats.ticket_id is not null as has_repeat_complaint,
-        timed.is_resolved_at_first_contact and repeats.ticket_id is null as is_first_contact_resolution
-    from timed
-    left join repeats
-        on timed.ticket_id = repeats.ticket_id
+        complaints.ticket_id,
+        complaints.customer_id,
+        complaints.channel,
+        complaints.category,
+        complaints.ticket_status,
+        complaints.created_at,
+        complaints.created_date,
+        complaints.created_month_start_date,
+        complaints.first_response_at,
+        complaints.resolved_at,
+        complaints.contact_count,
+        complaints.response_hours,
+        complaints.resolution_hours,
+        complaints.is_resolved,
+        complaints.met_24h_response,
+        complaints.met_48h_resolution,
+        complaints.is_resolved_at_first_contact,
+        complaints.has_repeat_complaint,
+        complaints.is_first_contact_resolution
+    from complaints
+    inner join customers
+        on complaints.customer_id = customers.customer_id
 
 )
 

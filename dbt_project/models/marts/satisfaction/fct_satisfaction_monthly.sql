@@ -229,6 +229,7 @@ final as (
         csat_response_count,
         csat_top_2_box_count,
         round(100.0 * csat_top_2_box_count / nullif(csat_response_count, 0), 4) as csat,
+        csat_score_out_of_10_sum,
         round(csat_score_out_of_10_sum / nullif(csat_response_count, 0), 4) as csat_mean_score,
         round(10 * csat_score_out_of_10_sum / nullif(csat_response_count, 0), 4) as csat_index,
         ces_response_count,

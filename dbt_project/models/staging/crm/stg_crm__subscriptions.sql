@@ -17,6 +17,8 @@ renamed as (
     select
         subscription_id,
         customer_id,
+        -- keyed token of the mobile number: joins network experience to the subscription, reveals nothing
+        {{ pii_token('msisdn') }} as msisdn_token,
         plan_code,
         plan_name,
         monthly_fee,

@@ -1,0 +1,54 @@
+with
+
+subscriber_days as (
+
+    select * from {{ ref('stg_network__subscriber_experience_daily') }}
+
+),
+
+subscriptions as (
+
+    select * from {{ ref('stg_crm__subscriptions') }}
+
+),
+
+-- The subscription that held the number on the day (activated by its end, not churned before its
+-- start): a recycled number belongs to a new owner from the new activation on. Days of numbers the
+-- CRM does not know are left out. (The day and token, not the id, are the distinct key, so a filter on
+-- the day reaches staging and the raw table.)
+owned as (
+
+    select distinct on (subscriber_days.usage_date, subscriber_days.msisdn_token)
+        subscriber_days.*,
+        subscriptions.customer_id
+    from subscriber_days
+    inner join subscriptions
+        on
+            subscriber_days.msisdn_token = subscriptions.msisdn_token
+            and subscriptions.activated_at < (subscriber_days.usage_date + 1)::timestamp at time zone 'UTC'
+            and (
+                subscriptions.deactivated_at is null
+                or subscriptions.deactivated_at >= subscriber_days.usage_date::timestamp at time zone 'UTC'
+            )
+    order by subscriber_days.usage_date asc, subscriber_days.msisdn_token asc, subscriptions.activated_at desc
+
+),
+
+-- One row per customer and day: a customer with several numbers has their volumes summed and their
+-- measurements averaged over the numbers.
+final as (
+
+    select
+        owned.customer_id || '@' || to_char(owned.usage_date, 'YYYY-MM-DD') as customer_day_id,
+        owned.customer_id,
+        owned.usage_date,
+        count(*) as subscriber_count,
+        sum(owned.volume_mb) as volume_mb,
+        round(avg(owned.avg_dl_mbps), 2) as avg_dl_mbps,
+        round(avg(owned.avg_rsrp_dbm), 1) as avg_rsrp_dbm
+    from owned
+    group by owned.customer_id, owned.usage_date
+
+)
+
+select * from final

@@ -1,0 +1,63 @@
+{{
+    config(
+        unique_key='customer_day_id',
+        post_hook=[
+            "delete from {{ this }} as kept where not exists (select from {{ ref('dim_customers') }} as customers where customers.customer_id = kept.customer_id)"
+        ]
+    )
+}}
+{#- The merge only adds and replaces days: the post-hook removes the days of customers no longer in
+    dim_customers (an erased or re-keyed customer), so no fact outlives its customer. -#}
+
+with
+
+customer_days as (
+
+    select * from {{ ref('int_subscriber_days_aggregated_to_customers') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+-- Incremental: the days from incremental_lookback_days before the latest day built are merged again,
+-- so late and redelivered experience files are picked up.
+recent_days as (
+
+    select customer_days.*
+    from customer_days
+    -- customers the CRM knows only (dim_customers)
+    inner join customers
+        on customer_days.customer_id = customers.customer_id
+    {% if is_incremental() -%}
+        where
+            customer_days.usage_date >= (
+                select coalesce(max(existing.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
+                from {{ this }} as existing
+            )
+    {%- endif %}
+
+),
+
+final as (
+
+    select
+        customer_day_id,
+        customer_id,
+        usage_date,
+        subscriber_count,
+        volume_mb,
+        volume_mb > 0 as is_active_day,
+        avg_dl_mbps,
+        avg_rsrp_dbm,
+        {{ rsrp_quality_bin('avg_rsrp_dbm') }} as rsrp_quality_bin,
+        avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} as is_poor_coverage,
+        {{ experience_score(rsrp_quality_bin('avg_rsrp_dbm')) }} as experience_score
+    from recent_days
+
+)
+
+select * from final

@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 
 from telco_dw import config, sources
 from telco_dw.load import ddl
+from telco_dw.privacy import tokens
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt_project"
@@ -280,6 +281,15 @@ insert into raw_survey.responses values
  ('R5','C3','13800138003','ces','complaint',null,'2026-02-20 10:00+00','ease_of_resolution',5,7,null,
   'wenjuan','E1','2026-09-02 01:00+00','b1','2026-10-01','f1',5);
 """
+
+
+def _batches(sql: str) -> str:
+    """The rows' short batch names ('b1', 'b2', ...) as the uuids a raw table's ``_batch_id`` holds."""
+    import re
+
+    return re.sub(r"'(b\d+)'", r"md5('\1')::uuid", sql)
+
+
 # Personal values in SCRATCH_ROWS that must appear nowhere downstream of raw.
 SENTINELS = ("张三丰", "110101199005010011", "13800138001", "13800138002", "zhang@example.cn", "科技路", "6222020200")
 
@@ -307,6 +317,8 @@ def dbt_database(warehouse: config.Config) -> Iterator[str]:
     url = warehouse_url(warehouse, TEST_DATABASE)
     with psycopg.connect(url, autocommit=True) as conn:
         ddl.ensure_all(conn)
+        with conn.transaction():  # staging tokenises personal join keys with privacy.token
+            tokens.install(conn, tokens.key(warehouse))
     yield url
     with connect(warehouse, "postgres", autocommit=True) as conn:
         conn.execute(f'drop database if exists "{TEST_DATABASE}" with (force)')
@@ -316,7 +328,7 @@ def dbt_database(warehouse: config.Config) -> Iterator[str]:
 def built(dbt_database: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
     with psycopg.connect(dbt_database, autocommit=True) as conn:
         conn.execute(f"truncate {', '.join(_raw_tables())}")
-        conn.execute(SCRATCH_ROWS)
+        conn.execute(_batches(SCRATCH_ROWS))
     _build(dbt_database)
     with psycopg.connect(dbt_database, autocommit=True, row_factory=dict_row) as conn:
         yield conn
@@ -420,9 +432,7 @@ def test_msisdn_token_is_a_keyed_hmac_sha256_that_joins_the_sources(built: psyco
     import hashlib
     import hmac
 
-    key_row = built.execute("select inner_key from private.pii_token_key").fetchone()
-    assert key_row is not None
-    key = bytes(b ^ 0x36 for b in key_row["inner_key"])  # the key, zero-padded to the block size
+    key = tokens.key(config.load())  # the test server's key, held by privacy.token
     token = built.execute(
         "select msisdn_token from staging.stg_crm__subscriptions where subscription_id = 'S1'"
     ).fetchone()
@@ -549,13 +559,14 @@ def test_incremental_facts_merge_late_data_and_snapshot_dates_a_plan_change(
 ) -> None:
     """A redelivered hour inside the lookback replaces its day's figures; a new day is added; days
     already built are not duplicated. A plan change lands as a second, dated snapshot version."""
-    built.execute(
+    late = _batches(
         "insert into raw_network.cell_kpi_hourly values "
         "('CELL1','广东','4G','2026-10-01 01:00+00',-110.0,-12.0,5.0,20.0,5.0,40.0,100,97,3,'b3','2026-10-03','f3',1),"
         "('CELL1','广东','4G','2026-10-02 00:00+00',-90.0,-10.0,15.0,35.0,8.0,30.0,10,10,0,'b3','2026-10-03','f3',2);"
         "insert into raw_crm.subscriptions values ('S1','C1','13800138001','P199','5G尊享199元套餐',199,24,'active',"
         "'2024-01-10 08:00+00',null,null,'2026-10-02 08:00+00','b3','2026-10-03','f3',1)"
     )
+    built.execute(late)
     _build(dbt_database, "--select", "fct_network_cell_daily", "snap_crm__subscriptions")
     cells = {
         r["cell_day_id"]: r

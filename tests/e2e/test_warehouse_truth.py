@@ -33,12 +33,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from telco_dw import config, sources
-from telco_dw.load.landing import Endpoints, land_source
-from telco_dw.simulate.deliver import deliver
+from telco_dw import config
 from telco_dw.simulate.world import SimConfig, generate
-from telco_dw.sources.billing import oltp
-from telco_dw.sources.crm.api import CrmApiServer
 from telco_dw.transform import dbt
 
 pytestmark = pytest.mark.e2e
@@ -49,8 +45,6 @@ START = date(2026, 10, 1)  # a month's first day: the truth's first month then s
 END = START + timedelta(days=DAYS)
 WORLD = SimConfig(customers=CUSTOMERS, days=DAYS, start=START, seed=8)  # default dirty rate
 WAREHOUSE_DB = "telco_dw_truth_test"
-BILLING_DB = "telco_dw_truth_billing"
-TOKEN = "truth-test-token"
 
 MONTHLY = """
 select
@@ -119,17 +113,6 @@ COMPARED = [
 ]  # fmt: skip
 
 
-def _recreate(cfg: config.Config, name: str) -> None:
-    from telco_dw.warehouse.connection import connect
-
-    with connect(cfg, "postgres", autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        try:
-            conn.execute(f'create database "{name}"')
-        except psycopg.errors.InsufficientPrivilege:
-            pytest.skip(f"the test server does not let us create database {name}")
-
-
 @pytest.fixture(scope="module")
 def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("truth_outbox")
@@ -138,28 +121,18 @@ def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(warehouse: config.Config, outbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The world landed (every source, dirty records included) and ``dbt build`` run: the warehouse URL."""
-    from telco_dw.warehouse.connection import connect, warehouse_url
+def built(
+    warehouse: config.Config, outbox: Path, landed_world, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The world landed (every source, dirty records included), the PII token key held and ``dbt build``
+    run: the warehouse URL."""
+    from telco_dw.privacy import tokens
 
-    for name in (WAREHOUSE_DB, BILLING_DB):
-        _recreate(warehouse, name)
-    url, billing_url = warehouse_url(warehouse, WAREHOUSE_DB), warehouse_url(warehouse, BILLING_DB)
-    try:
-        with psycopg.connect(billing_url, autocommit=True) as conn:
-            oltp.advance(conn, outbox, END - timedelta(days=1))
-        landing = tmp_path_factory.mktemp("truth_landing")
-        deliver(outbox, str(landing), END + timedelta(days=7))  # late files too: they are due by then
-        with CrmApiServer(outbox, TOKEN) as api, psycopg.connect(url, autocommit=True) as conn:
-            endpoints = Endpoints(str(landing), billing_url=billing_url, crm_url=api.url, crm_token=TOKEN)
-            for source in sources.SOURCES:
-                land_source(conn, source, endpoints, END)
+    with landed_world(WAREHOUSE_DB, outbox, END, tmp_path_factory.mktemp("truth_landing")) as url:
+        with psycopg.connect(url) as conn, conn.transaction():
+            tokens.install(conn, tokens.key(warehouse))
         dbt.run(["build"], url)
         yield url
-    finally:
-        with connect(warehouse, "postgres", autocommit=True) as conn:
-            for name in (WAREHOUSE_DB, BILLING_DB):
-                conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ renamed as (
         subscription_id,
         customer_id,
         -- keyed token of the mobile number: joins network experience to the subscription, reveals nothing
-        {{ pii_token('msisdn') }} as msisdn_token,
+        {{ pii('raw_crm', 'subscriptions', 'msisdn', normalise_mobile('msisdn')) }} as msisdn_token,
         plan_code,
         plan_name,
         monthly_fee,

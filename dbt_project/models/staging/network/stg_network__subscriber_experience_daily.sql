@@ -17,7 +17,7 @@ latest as (
 renamed as (
 
     select
-        {{ pii_token('msisdn') }} as msisdn_token,
+        {{ pii('raw_network', 'subscriber_experience_daily', 'msisdn', normalise_mobile('msisdn')) }} as msisdn_token,
         usage_date,
         volume_mb,
         avg_dl_mbps,

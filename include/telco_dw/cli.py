@@ -674,7 +674,9 @@ def _print_counts(title: str, done: dict[str, int]) -> None:
 
 @privacy.command("erase")
 @click.option("--customer-id", required=True, help="The CRM customer id of the person whose data goes.")
-@click.option("--no-rebuild", is_flag=True, help="Leave the dbt rebuild of derived tables to the next transform run.")
+@click.option(
+    "--no-rebuild", is_flag=True, help="Leave the rebuild of derived tables to you (dbt build --full-refresh)."
+)
 def privacy_erase(customer_id: str, no_rebuild: bool) -> None:
     """Erase one customer's personal data from raw and quarantine, then rebuild the marts; safe to repeat.
 
@@ -691,9 +693,9 @@ def privacy_erase(customer_id: str, no_rebuild: bool) -> None:
         else:
             raise UserError(f"no customer {customer_id!r} in raw_crm.customers: check the id (e.g. C000123)")
     _print_counts(f"erased customer {customer_id}", done)
-    if not no_rebuild:
-        with _step("rebuilding the derived tables (dbt build)"):
-            dbt.run(["build"], warehouse_url(cfg))
+    if not no_rebuild:  # full refresh: incremental facts would keep the customer's older days
+        with _step("rebuilding the derived tables (dbt build --full-refresh)"):
+            dbt.run(["build", "--full-refresh"], warehouse_url(cfg))
 
 
 @privacy.command("retention")

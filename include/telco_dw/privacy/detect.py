@@ -122,3 +122,15 @@ def scrub_sql(argument: str = "value") -> str:
         quoted = pattern.replace("'", "''")
         expression = f"regexp_replace({expression}, '{quoted}', '{replacement}', 'g')"
     return expression
+
+
+_EDGE_BEFORE, _EDGE_AFTER = "(^|[^0-9A-Za-z])", "([^0-9A-Za-z]|$)"
+LEAK_SQL_PATTERNS: dict[str, str] = {
+    "mobile": _EDGE_BEFORE + r"(\+?86[ -]?)?1[3-9][0-9]([ -]?[0-9]{4}){2}" + _EDGE_AFTER,
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "id_card": _EDGE_BEFORE + r"[0-9]{17}[0-9Xx]" + _EDGE_AFTER,
+    "imsi_or_imei": _EDGE_BEFORE + r"[0-9]{15}" + _EDGE_AFTER,
+}
+"""POSIX regular expressions a value past raw must not match anywhere (the PII quality suites apply
+them to whole rows as text). Delimited by non-alphanumerics, so a hex token, whose digit runs sit
+between letters, is not mistaken for a number."""

@@ -13,7 +13,9 @@ table, rows affected.
 - **Erasure** (:func:`erase_customer`, ``telco-dw privacy erase --customer-id``): every declared
   column of the customer's rows (by ``customer_id``, and by the mobile numbers their subscriptions
   held for tables keyed by number), and every quarantined row that names the customer or holds one
-  of their values. Safe to repeat: a second run finds nothing and logs zeros.
+  of their values, and their tokens in dbt's snapshots (history a rebuild keeps); the caller then
+  rebuilds the marts with a full refresh (incremental facts keep old days otherwise). Safe to
+  repeat: a second run finds nothing and logs zeros.
 """
 
 from __future__ import annotations
@@ -138,6 +140,20 @@ def erase_customer(conn: psycopg.Connection, catalogue: list[PersonalColumn], cu
         target = f"{schema}.{table}"
         _log(conn, "erasure", customer_id, target, rows, {"columns": names})
         done[target] = rows
+    # history dbt keeps rather than rebuilds (snapshots): the customer's tokens go there too
+    for schema, table, columns in conn.execute(
+        "select c.table_schema, c.table_name, array_agg(t.column_name::text order by t.column_name) "
+        "from information_schema.columns c join information_schema.columns t using (table_schema, table_name) "
+        "where c.table_schema = 'snapshots' and c.column_name = 'customer_id' and t.column_name like '%%\\_token' "
+        "group by 1, 2"
+    ).fetchall():
+        assignments = ", ".join(f'"{n}" = null' for n in columns)
+        holding = " or ".join(f'"{n}" is not null' for n in columns)
+        rows = conn.execute(
+            f'update {schema}."{table}" set {assignments} where customer_id = %s and ({holding})', (customer_id,)
+        ).rowcount
+        _log(conn, "erasure", customer_id, f"{schema}.{table}", rows, {"columns": columns})
+        done[f"{schema}.{table}"] = rows
     for source in sorted({c.schema.removeprefix("raw_") for c in catalogue}):
         rows = conn.execute(
             f"delete from quarantine.{source} q where q.raw_record ->> 'customer_id' = %s "

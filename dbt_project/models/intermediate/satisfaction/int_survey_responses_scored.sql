@@ -23,7 +23,8 @@ scored as (
         -- CSAT top-2-box: 9-10 on the 1-10 scale, 4-5 on the 1-5 scale.
         case when survey_type = 'csat' then score >= scale_max - 1 end as is_csat_top_2_box,
         case when survey_type = 'ces' then score >= {{ var('ces_agree_min') }} end as is_ces_agree,
-        has_comment
+        has_comment,
+        comment_scrubbed
     from responses
 
 )

@@ -49,7 +49,8 @@ final as (
             as is_nps_detractor,
         headline_answers.is_csat_top_2_box,
         headline_answers.is_ces_agree,
-        headline_answers.has_comment
+        headline_answers.has_comment,
+        headline_answers.comment_scrubbed
     from headline_answers
     -- respondents the CRM does not know (orphans) are left out; staging's relationship test warns
     inner join customers

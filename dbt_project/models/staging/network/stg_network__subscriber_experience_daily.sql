@@ -3,6 +3,8 @@ with
 source as (
 
     select * from {{ source('raw_network', 'subscriber_experience_daily') }}
+    -- a day whose number was erased or is past its retention (privacy) belongs to no one
+    where msisdn is not null
 
 ),
 

@@ -27,6 +27,8 @@ renamed as (
         scale_max,
         coalesce(length(btrim(comment)), 0) as comment_length,
         coalesce(length(btrim(comment)), 0) > 0 as has_comment,
+        -- the text with phone numbers, emails and ID numbers replaced (the catalogue's rule: scrub)
+        nullif(btrim({{ pii('raw_survey', 'responses', 'comment') }}), '') as comment_scrubbed,
         vendor,
         export_id,
         exported_at

@@ -1,16 +1,25 @@
 """
 ### Transform
 
-Runs when every raw table has new data (its schedule is the ingest DAGs' Assets): `dbt build`
-builds and tests staging and the marts, then the Great Expectations suite on `marts.dim_customers`
-gates the result. Emits the mart Assets when the gate passes.
+Runs when every raw table has new data (its schedule is the ingest DAGs' Assets). dbt runs through
+astronomer-cosmos, one task per dbt model (and one per model's tests), rendered from the prebuilt
+dbt manifest (`telco-dw manifest`), so parsing this file never runs dbt:
+
+- `TELCO_DW_DBT_EXECUTION=watcher` (default): the `dbt_producer_watcher` task runs one `dbt build`
+  of staging, intermediate and marts; each model's task reports that model's result from it;
+- `TELCO_DW_DBT_EXECUTION=local`: each model's task runs its own `dbt run`, each test task `dbt test`.
+
+Then the Great Expectations suite on `marts.dim_customers` gates the result. Emits one Asset per
+mart (`marts.<model>`) when the gate passes; Cosmos also emits an Asset per model as it is built.
 """
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
+from cosmos import DbtTaskGroup
 from telco_dw_gx import GXValidateOperator
 
-from telco_dw.assets import ALL_RAW, MARTS
+from telco_dw.assets import ALL_RAW, marts
 from telco_dw.dag_defaults import DEFAULT_ARGS, START_DATE
+from telco_dw.transform.cosmos_config import mart_names, task_group_kwargs
 
 
 @dag(
@@ -23,15 +32,10 @@ from telco_dw.dag_defaults import DEFAULT_ARGS, START_DATE
     doc_md=__doc__,
 )
 def transform():
-    @task
-    def dbt_build():
-        from telco_dw.tasks import dbt_build
+    dbt = DbtTaskGroup(group_id="dbt", **task_group_kwargs())
+    validate = GXValidateOperator(task_id="validate_marts", suite="marts.dim_customers", outlets=marts(mart_names()))
 
-        dbt_build()
-
-    validate = GXValidateOperator(task_id="validate_marts", suite="marts.dim_customers", outlets=MARTS)
-
-    dbt_build() >> validate
+    dbt >> validate
 
 
 transform()

@@ -64,6 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("TELCO_DW_OUTBOX", "$TELCO_DW_HOME/outbox", "Where `telco-dw simulate` writes the simulated sources."),
     Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
+    Setting(
+        "TELCO_DW_DBT_EXECUTION",
+        "watcher",
+        "How the transform DAG runs dbt through Cosmos: `watcher` (one `dbt build`, one task per model "
+        "watching it) or `local` (one dbt process per model and one per model's tests).",
+    ),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
     Setting(
         "TELCO_DW_SECRETS_FILE",
@@ -95,6 +101,8 @@ class Config:
     docs: Path
     secrets_file: Path
     task_retries: int = 2
+    dbt_execution: str = "watcher"
+    """``watcher`` or ``local``: Cosmos's execution mode for the transform DAG (:data:`DBT_EXECUTION_MODES`)."""
 
     @property
     def embedded(self) -> bool:
@@ -112,6 +120,18 @@ class Config:
     @property
     def plugins_folder(self) -> Path:
         return self.repo / "plugins"
+
+
+DBT_EXECUTION_MODES = ("watcher", "local")
+
+
+def _choice(env: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(env, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in choices:
+        raise UserError(f"{env}={raw!r} is not one of {', '.join(choices)}: set one of them, or unset it.")
+    return raw
 
 
 def _path(env: str, default: Path) -> Path:
@@ -160,6 +180,7 @@ def load() -> Config:
         docs=_path("TELCO_DW_DOCS", home / "docs"),
         secrets_file=_path("TELCO_DW_SECRETS_FILE", home / "secrets.env"),
         task_retries=_count("TASK_RETRIES", 2),
+        dbt_execution=_choice("TELCO_DW_DBT_EXECUTION", "watcher", DBT_EXECUTION_MODES),
     )
 
 

@@ -1,0 +1,107 @@
+"""How the transform DAG runs dbt through astronomer-cosmos: one Airflow task per dbt model.
+
+Everything here is cheap at DAG parse time: the task graph is rendered from the prebuilt
+``manifest.json`` (``LoadMode.DBT_MANIFEST``, see :mod:`telco_dw.transform.manifest`), so parsing
+the DAG never runs dbt. Credentials come from the Airflow connection ``telco_warehouse`` through a
+Cosmos profile mapping; no profile with credentials is written into the repository.
+
+Execution modes (setting ``TELCO_DW_DBT_EXECUTION``):
+
+- ``watcher`` (default): Cosmos's ``ExecutionMode.WATCHER``. One producer task runs a single
+  ``dbt build`` of the whole project (dbt's own threads, one ~5 s dbt start-up); each model's task
+  (and its tests' task) is a sensor that reads that model's result from the producer's XComs. The
+  sensors poke in ``reschedule`` mode instead of deferring: ``dag.test()`` (``telco-dw run``,
+  ``make demo``) runs tasks one at a time and runs a deferred task's trigger inline, so a sensor
+  that deferred before the producer ran would wait forever; in reschedule mode it hands its slot back
+  and pokes again later, which works in both ``dag.test()`` and the scheduler.
+- ``local``: ``ExecutionMode.LOCAL``: every model task runs ``dbt run --select <model>`` and every
+  test task ``dbt test --select <model>``, each its own dbt invocation; tests that read two models
+  (relationships) get their own task after both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cosmos import ExecutionConfig, ExecutionMode, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+from telco_dw import config
+from telco_dw.airflow_env import WAREHOUSE_CONN_ID
+from telco_dw.transform import manifest
+
+PROFILE_NAME = "telco_dw"  # dbt_project.yml `profile:`
+TARGET_NAME = "warehouse"
+WATCHER_POKE_SECONDS = 5
+
+
+class WarehouseProfileMapping(PostgresUserPasswordProfileMapping):
+    """Cosmos's PostgreSQL user/password mapping, also for a connection without a password.
+
+    The embedded warehouse accepts 127.0.0.1 with trust authentication, so its connection has no
+    password; the stock mapping refuses that. The password, when there is one, still reaches dbt only
+    as an environment variable of the dbt process.
+    """
+
+    def get_dbt_value(self, name: str) -> Any:
+        value = super().get_dbt_value(name)
+        if value is None and name == "password":
+            return ""
+        return value
+
+
+def profile_config() -> ProfileConfig:
+    """The dbt profile, generated per task from the Airflow connection of the warehouse."""
+    return ProfileConfig(
+        profile_name=PROFILE_NAME,
+        target_name=TARGET_NAME,
+        profile_mapping=WarehouseProfileMapping(
+            conn_id=WAREHOUSE_CONN_ID,
+            profile_args={"schema": "public", "threads": 2, "connect_timeout": 10},
+            disable_event_tracking=True,
+        ),
+    )
+
+
+def task_group_kwargs(cfg: config.Config | None = None) -> dict[str, Any]:
+    """Arguments of the transform DAG's ``DbtTaskGroup`` for the configured execution mode.
+
+    Raises :class:`~telco_dw.transform.manifest.ManifestError` (naming the command to run) when the
+    manifest is missing or older than the dbt project.
+    """
+    cfg = cfg or config.load()
+    manifest_path = manifest.checked(cfg)
+    watcher = cfg.dbt_execution == "watcher"
+    operator_args: dict[str, Any] = {
+        "install_deps": False,  # no packages; and `dbt deps` would reach the internet
+        # dbt writes into the task's temporary copy of the project, never into the shared target folder
+        "env": {"DBT_TARGET_PATH": "target", "DBT_LOG_PATH": "logs", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+        "append_env": True,
+    }
+    if watcher:
+        operator_args.update(deferrable=False, mode="reschedule", poke_interval=WATCHER_POKE_SECONDS)
+    return {
+        "project_config": ProjectConfig(
+            dbt_project_path=cfg.dbt_project,
+            manifest_path=manifest_path,
+            install_dbt_deps=False,
+        ),
+        "profile_config": profile_config(),
+        "render_config": RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            # local: a test that reads two models (relationships) runs once both are built; attached to
+            # one of them, it read the other while dbt had just dropped it (a rebuilt view's dependents
+            # go with it, CASCADE) and failed. One `dbt build` (watcher) orders tests itself.
+            should_detach_multiple_parents_tests=not watcher,
+        ),
+        "execution_config": ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
+        ),
+        "operator_args": operator_args,
+    }
+
+
+def mart_names(cfg: config.Config | None = None) -> list[str]:
+    """The models under ``models/marts/`` in the manifest, sorted."""
+    cfg = cfg or config.load()
+    return sorted(m.name for m in manifest.models(manifest.checked(cfg)) if m.layer == "marts")

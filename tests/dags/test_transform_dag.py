@@ -1,0 +1,138 @@
+"""The transform DAG as Cosmos renders it from the dbt manifest: one task per model, tests attached,
+the GX gate after every model, one Asset per mart; a missing or stale manifest says what to run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MARTS_DIR = REPO / "dbt_project" / "models" / "marts"
+
+
+def _models_on_disk() -> set[str]:
+    return {p.stem for p in (REPO / "dbt_project" / "models").rglob("*.sql")}
+
+
+@pytest.fixture(scope="module")
+def dag(airflow_env):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(airflow_env.dags_folder / "transform.py"))
+    assert bag.import_errors == {}
+    return bag.dags["transform"]
+
+
+def _run_task_ids(dag) -> dict[str, list[str]]:
+    """Model name -> ids of the tasks that build it (`dbt.<model>.run`, or `dbt.<model>_run` without tests)."""
+    out: dict[str, list[str]] = {}
+    for task_id in dag.task_ids:
+        if not task_id.startswith("dbt."):
+            continue
+        rest = task_id.removeprefix("dbt.")
+        for suffix in (".run", "_run"):
+            if rest.endswith(suffix):
+                out.setdefault(rest.removesuffix(suffix), []).append(task_id)
+    return out
+
+
+def test_one_task_per_dbt_model(dag, dbt_manifest):
+    from telco_dw.transform.manifest import models
+
+    run_tasks = _run_task_ids(dag)
+    manifest_models = {m.name for m in models(dbt_manifest)}
+    assert manifest_models == _models_on_disk(), "the manifest should hold every model file"
+    assert set(run_tasks) == manifest_models
+    assert all(len(ids) == 1 for ids in run_tasks.values()), run_tasks
+
+
+def test_each_models_tests_run_after_it(dag, dbt_manifest):
+    nodes = json.loads(dbt_manifest.read_text())["nodes"]
+    tested = {
+        dep.split(".")[-1]
+        for node in nodes.values()
+        if node["resource_type"] == "test"
+        for dep in node["depends_on"]["nodes"]
+        if dep.startswith("model.")
+    }
+    assert tested, "the project's models have data tests"
+    for name in tested:
+        test_task = dag.get_task(f"dbt.{name}.test")
+        assert f"dbt.{name}.run" in test_task.upstream_task_ids
+
+
+def test_dbt_follows_the_model_graph(dag):
+    # dim_customers reads the customer intermediates, which read staging
+    upstream = dag.get_task("dbt.dim_customers.run").get_flat_relative_ids(upstream=True)
+    assert "dbt.int_subscriptions_aggregated_to_customers.test" in upstream
+    assert "dbt.stg_crm__customers.run" in upstream
+
+
+def test_quality_gate_runs_after_every_dbt_task(dag):
+    upstream = dag.get_task("validate_marts").get_flat_relative_ids(upstream=True)
+    dbt_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
+    assert dbt_tasks and dbt_tasks <= upstream
+
+
+def test_every_mart_is_an_outlet_of_the_gate(dag):
+    marts = {p.stem for p in MARTS_DIR.rglob("*.sql")}
+    assert {"dim_customers", "fct_satisfaction_monthly"} <= marts
+    outlets = {(a.name, a.uri) for a in dag.get_task("validate_marts").outlets}
+    assert outlets == {(f"marts.{m}", f"telco-dw://warehouse/marts/{m}") for m in marts}
+
+
+# --- rendering in a fresh process: execution modes, missing and stale manifests ---------------------
+
+
+def _parse_in_subprocess(airflow_env, **env: str) -> dict:
+    """Parse dags/transform.py in a new process with ``env`` added; its import errors and task classes."""
+    from telco_dw import airflow_env as env_mod
+
+    script = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(REPO / 'plugins')!r})\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'transform.py')!r})\n"
+        "dag = bag.dags.get('transform')\n"
+        "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()},\n"
+        "  'tasks': {t.task_id: type(t).__name__ for t in dag.tasks} if dag else {}}))\n"
+    )
+    full_env = {**os.environ, **env_mod.environment(airflow_env), **env}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=full_env, capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_local_execution_mode_runs_one_dbt_command_per_model(airflow_env, dbt_manifest):
+    parsed = _parse_in_subprocess(airflow_env, TELCO_DW_DBT_EXECUTION="local")
+    assert parsed["errors"] == {}
+    tasks = parsed["tasks"]
+    assert tasks["dbt.dim_customers.run"] == "DbtRunLocalOperator"
+    assert tasks["dbt.dim_customers.test"] == "DbtTestLocalOperator"
+    assert not any("producer" in t for t in tasks)
+
+
+def test_watcher_execution_mode_has_one_producer(airflow_env, dbt_manifest):
+    parsed = _parse_in_subprocess(airflow_env, TELCO_DW_DBT_EXECUTION="watcher")
+    assert parsed["errors"] == {}
+    assert parsed["tasks"]["dbt.dbt_producer_watcher"] == "DbtProducerWatcherOperator"
+    assert parsed["tasks"]["dbt.dim_customers.run"] == "DbtRunWatcherOperator"
+
+
+def test_missing_manifest_names_the_command_to_run(airflow_env, tmp_path):
+    parsed = _parse_in_subprocess(airflow_env, DBT_TARGET_PATH=str(tmp_path / "empty"))
+    (message,) = parsed["errors"].values()
+    assert "does not exist" in message and "telco-dw manifest" in message
+
+
+def test_stale_manifest_names_the_command_to_run(airflow_env, dbt_manifest, tmp_path):
+    shutil.copy(dbt_manifest, tmp_path / "manifest.json")
+    (tmp_path / "manifest.fingerprint").write_text("built from another version of the models\n")
+    parsed = _parse_in_subprocess(airflow_env, DBT_TARGET_PATH=str(tmp_path))
+    (message,) = parsed["errors"].values()
+    assert "older than the dbt project" in message and "telco-dw manifest" in message

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from cosmos import ExecutionConfig, ExecutionMode, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.profiles import PostgresUserPasswordProfileMapping
+from cosmos.profiles import DbtProfileConfigVars, PostgresUserPasswordProfileMapping
 
 from telco_dw import config
 from telco_dw.airflow_env import WAREHOUSE_CONN_ID
@@ -58,7 +58,7 @@ def profile_config() -> ProfileConfig:
         profile_mapping=WarehouseProfileMapping(
             conn_id=WAREHOUSE_CONN_ID,
             profile_args={"schema": "public", "threads": 2, "connect_timeout": 10},
-            disable_event_tracking=True,
+            dbt_config_vars=DbtProfileConfigVars(send_anonymous_usage_stats=False),
         ),
     )
 
@@ -72,19 +72,17 @@ def task_group_kwargs(cfg: config.Config | None = None) -> dict[str, Any]:
     cfg = cfg or config.load()
     manifest_path = manifest.checked(cfg)
     watcher = cfg.dbt_execution == "watcher"
-    operator_args: dict[str, Any] = {
-        "install_deps": False,  # no packages; and `dbt deps` would reach the internet
-        # dbt writes into the task's temporary copy of the project, never into the shared target folder
-        "env": {"DBT_TARGET_PATH": "target", "DBT_LOG_PATH": "logs", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
-        "append_env": True,
-    }
+    operator_args: dict[str, Any] = {}
     if watcher:
         operator_args.update(deferrable=False, mode="reschedule", poke_interval=WATCHER_POKE_SECONDS)
     return {
         "project_config": ProjectConfig(
             dbt_project_path=cfg.dbt_project,
             manifest_path=manifest_path,
-            install_dbt_deps=False,
+            install_dbt_deps=False,  # no packages; and `dbt deps` would reach the internet
+            # dbt writes into the task's temporary copy of the project, never into the shared target
+            # folder (whose manifest.json the DAG is rendered from), even when DBT_TARGET_PATH is set
+            env_vars={"DBT_TARGET_PATH": "target", "DBT_LOG_PATH": "logs", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
         ),
         "profile_config": profile_config(),
         "render_config": RenderConfig(

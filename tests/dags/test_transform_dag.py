@@ -87,52 +87,69 @@ def test_every_mart_is_an_outlet_of_the_gate(dag):
 
 # --- rendering in a fresh process: execution modes, missing and stale manifests ---------------------
 
+_PARSE_VARIANTS = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from airflow.dag_processing.dagbag import DagBag
+from telco_dw import config
+out = {}
+for name, env in json.loads(sys.argv[3]).items():
+    os.environ.update(env)
+    config.load.cache_clear()
+    bag = DagBag(dag_folder=sys.argv[2])
+    dag = bag.dags.get("transform")
+    out[name] = {"errors": {k: str(v) for k, v in bag.import_errors.items()},
+                 "tasks": {t.task_id: type(t).__name__ for t in dag.tasks} if dag else {}}
+    for key in env:
+        os.environ.pop(key)
+print(json.dumps(out))
+"""
 
-def _parse_in_subprocess(airflow_env, **env: str) -> dict:
-    """Parse dags/transform.py in a new process with ``env`` added; its import errors and task classes."""
+
+@pytest.fixture(scope="module")
+def parsed(airflow_env, dbt_manifest, tmp_path_factory):
+    """dags/transform.py parsed in one new process under several settings: its import errors and tasks."""
     from telco_dw import airflow_env as env_mod
 
-    script = (
-        "import json, sys\n"
-        f"sys.path.insert(0, {str(REPO / 'plugins')!r})\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'transform.py')!r})\n"
-        "dag = bag.dags.get('transform')\n"
-        "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()},\n"
-        "  'tasks': {t.task_id: type(t).__name__ for t in dag.tasks} if dag else {}}))\n"
-    )
-    full_env = {**os.environ, **env_mod.environment(airflow_env), **env}
+    empty, stale = tmp_path_factory.mktemp("empty"), tmp_path_factory.mktemp("stale")
+    shutil.copy(dbt_manifest, stale / "manifest.json")
+    (stale / "manifest.fingerprint").write_text("built from another version of the models\n")
+    variants = {
+        "local": {"TELCO_DW_DBT_EXECUTION": "local"},
+        "watcher": {"TELCO_DW_DBT_EXECUTION": "watcher"},
+        "missing": {"DBT_TARGET_PATH": str(empty)},
+        "stale": {"DBT_TARGET_PATH": str(stale)},
+    }
+    env = {**os.environ, **env_mod.environment(airflow_env)}
+    for key in ("TELCO_DW_DBT_EXECUTION", "DBT_TARGET_PATH"):
+        env.pop(key, None)
+    args = [str(REPO / "plugins"), str(REPO / "dags" / "transform.py"), json.dumps(variants)]
     done = subprocess.run(
-        [sys.executable, "-c", script], env=full_env, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", _PARSE_VARIANTS, *args], env=env, capture_output=True, text=True, timeout=180
     )
+    assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_local_execution_mode_runs_one_dbt_command_per_model(airflow_env, dbt_manifest):
-    parsed = _parse_in_subprocess(airflow_env, TELCO_DW_DBT_EXECUTION="local")
-    assert parsed["errors"] == {}
-    tasks = parsed["tasks"]
+def test_local_execution_mode_runs_one_dbt_command_per_model(parsed):
+    assert parsed["local"]["errors"] == {}
+    tasks = parsed["local"]["tasks"]
     assert tasks["dbt.dim_customers.run"] == "DbtRunLocalOperator"
     assert tasks["dbt.dim_customers.test"] == "DbtTestLocalOperator"
     assert not any("producer" in t for t in tasks)
 
 
-def test_watcher_execution_mode_has_one_producer(airflow_env, dbt_manifest):
-    parsed = _parse_in_subprocess(airflow_env, TELCO_DW_DBT_EXECUTION="watcher")
-    assert parsed["errors"] == {}
-    assert parsed["tasks"]["dbt.dbt_producer_watcher"] == "DbtProducerWatcherOperator"
-    assert parsed["tasks"]["dbt.dim_customers.run"] == "DbtRunWatcherOperator"
+def test_watcher_execution_mode_has_one_producer(parsed):
+    assert parsed["watcher"]["errors"] == {}
+    assert parsed["watcher"]["tasks"]["dbt.dbt_producer_watcher"] == "DbtProducerWatcherOperator"
+    assert parsed["watcher"]["tasks"]["dbt.dim_customers.run"] == "DbtRunWatcherOperator"
 
 
-def test_missing_manifest_names_the_command_to_run(airflow_env, tmp_path):
-    parsed = _parse_in_subprocess(airflow_env, DBT_TARGET_PATH=str(tmp_path / "empty"))
-    (message,) = parsed["errors"].values()
+def test_missing_manifest_names_the_command_to_run(parsed):
+    (message,) = parsed["missing"]["errors"].values()
     assert "does not exist" in message and "telco-dw manifest" in message
 
 
-def test_stale_manifest_names_the_command_to_run(airflow_env, dbt_manifest, tmp_path):
-    shutil.copy(dbt_manifest, tmp_path / "manifest.json")
-    (tmp_path / "manifest.fingerprint").write_text("built from another version of the models\n")
-    parsed = _parse_in_subprocess(airflow_env, DBT_TARGET_PATH=str(tmp_path))
-    (message,) = parsed["errors"].values()
+def test_stale_manifest_names_the_command_to_run(parsed):
+    (message,) = parsed["stale"]["errors"].values()
     assert "older than the dbt project" in message and "telco-dw manifest" in message

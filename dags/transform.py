@@ -6,7 +6,7 @@ astronomer-cosmos, one task per dbt model (and one per model's tests), rendered 
 dbt manifest (`telco-dw manifest`), so parsing this file never runs dbt:
 
 - `TELCO_DW_DBT_EXECUTION=watcher` (default): the `dbt_producer_watcher` task runs one `dbt build`
-  of staging, intermediate and marts; each model's task reports that model's result from it;
+  of staging, intermediate and marts; then each model's task reports that model's result from it;
 - `TELCO_DW_DBT_EXECUTION=local`: each model's task runs its own `dbt run`, each test task `dbt test`.
 
 Then the Great Expectations suite on `marts.dim_customers` gates the result. Emits one Asset per
@@ -19,7 +19,7 @@ from telco_dw_gx import GXValidateOperator
 
 from telco_dw.assets import ALL_RAW, marts
 from telco_dw.dag_defaults import DEFAULT_ARGS, START_DATE
-from telco_dw.transform.cosmos_config import mart_names, task_group_kwargs
+from telco_dw.transform.cosmos_config import mart_names, task_group_kwargs, watch_after_build
 
 
 @dag(
@@ -33,6 +33,7 @@ from telco_dw.transform.cosmos_config import mart_names, task_group_kwargs
 )
 def transform():
     dbt = DbtTaskGroup(group_id="dbt", **task_group_kwargs())
+    watch_after_build(dbt)  # WATCHER: model tasks start once `dbt build` is over (see its docstring)
     validate = GXValidateOperator(task_id="validate_marts", suite="marts.dim_customers", outlets=marts(mart_names()))
 
     dbt >> validate

@@ -72,6 +72,15 @@ def test_dbt_follows_the_model_graph(dag):
     assert "dbt.stg_crm__customers.run" in upstream
 
 
+def test_watcher_model_tasks_start_after_the_build(dag, airflow_env):
+    if airflow_env.dbt_execution != "watcher":
+        pytest.skip("WATCHER mode only")
+    downstream = dag.get_task("dbt.dbt_producer_watcher").get_flat_relative_ids(upstream=False)
+    model_tasks = {t for t in dag.task_ids if t.startswith("dbt.") and t != "dbt.dbt_producer_watcher"}
+    assert model_tasks <= downstream  # dag.test() runs tasks one at a time: none may wait for a later one
+    assert dag.get_task("dbt.stg_crm__customers.run").trigger_rule == "all_done"
+
+
 def test_quality_gate_runs_after_every_dbt_task(dag):
     upstream = dag.get_task("validate_marts").get_flat_relative_ids(upstream=True)
     dbt_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}

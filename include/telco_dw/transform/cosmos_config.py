@@ -8,12 +8,9 @@ Cosmos profile mapping; no profile with credentials is written into the reposito
 Execution modes (setting ``TELCO_DW_DBT_EXECUTION``):
 
 - ``watcher`` (default): Cosmos's ``ExecutionMode.WATCHER``. One producer task runs a single
-  ``dbt build`` of the whole project (dbt's own threads, one ~5 s dbt start-up); each model's task
-  (and its tests' task) is a sensor that reads that model's result from the producer's XComs. The
-  sensors poke in ``reschedule`` mode instead of deferring: ``dag.test()`` (``telco-dw run``,
-  ``make demo``) runs tasks one at a time and runs a deferred task's trigger inline, so a sensor
-  that deferred before the producer ran would wait forever; in reschedule mode it hands its slot back
-  and pokes again later, which works in both ``dag.test()`` and the scheduler.
+  ``dbt build`` of the whole project (dbt's own threads, one dbt start-up); each model's task (and
+  its tests' task) is a sensor that reads that model's result from the producer's XComs.
+  :func:`watch_after_build` starts the sensors once the build has finished (see there why).
 - ``local``: ``ExecutionMode.LOCAL``: every model task runs ``dbt run --select <model>`` and every
   test task ``dbt test --select <model>``, each its own dbt invocation; tests that read two models
   (relationships) get their own task after both.
@@ -23,7 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.sdk import TaskGroup, TriggerRule
 from cosmos import ExecutionConfig, ExecutionMode, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.operators.watcher import DbtProducerWatcherOperator
 from cosmos.profiles import DbtProfileConfigVars, PostgresUserPasswordProfileMapping
 
 from telco_dw import config
@@ -32,7 +31,6 @@ from telco_dw.transform import manifest
 
 PROFILE_NAME = "telco_dw"  # dbt_project.yml `profile:`
 TARGET_NAME = "warehouse"
-WATCHER_POKE_SECONDS = 5
 
 
 class WarehouseProfileMapping(PostgresUserPasswordProfileMapping):
@@ -72,9 +70,6 @@ def task_group_kwargs(cfg: config.Config | None = None) -> dict[str, Any]:
     cfg = cfg or config.load()
     manifest_path = manifest.checked(cfg)
     watcher = cfg.dbt_execution == "watcher"
-    operator_args: dict[str, Any] = {}
-    if watcher:
-        operator_args.update(deferrable=False, mode="reschedule", poke_interval=WATCHER_POKE_SECONDS)
     return {
         "project_config": ProjectConfig(
             dbt_project_path=cfg.dbt_project,
@@ -95,8 +90,36 @@ def task_group_kwargs(cfg: config.Config | None = None) -> dict[str, Any]:
         "execution_config": ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
         ),
-        "operator_args": operator_args,
     }
+
+
+def watch_after_build(group: TaskGroup) -> None:
+    """WATCHER: make every model task of ``group`` without an upstream task wait for the producer.
+
+    Cosmos starts those tasks alongside the producer (in a ``DbtTaskGroup`` they have no upstream),
+    to show progress while ``dbt build`` runs. Two things break that here:
+
+    - ``dag.test()`` (``telco-dw run``, ``make demo``, the tests) runs one task at a time and a
+      deferred task's trigger inline: a model task run before the producer would wait forever;
+    - polling in ``reschedule`` mode instead, Airflow 3.3's scheduler gives each new poke a new try
+      number, which Cosmos takes for a retry: the task ran its own ``dbt run`` after the build, and
+      rebuilding a view dropped the views built on it (``CASCADE``), leaving intermediates missing.
+
+    Waiting for the producer (``all_done``: also after a failed build, so each task reports its own
+    model's result, or, if the build never reached it, runs it itself as Cosmos does) orders them in
+    both. Each task then finds its result at the first poke. The cost: the UI shows the models'
+    results once the build is over, not while it runs. A no-op in LOCAL mode (no producer).
+    """
+    tasks = list(group.iter_tasks())
+    producers = [t for t in tasks if isinstance(t, DbtProducerWatcherOperator)]
+    if not producers:
+        return
+    (producer,) = producers
+    for task in tasks:
+        if task is producer or task.upstream_task_ids:
+            continue
+        producer >> task
+        task.trigger_rule = TriggerRule.ALL_DONE
 
 
 def mart_names(cfg: config.Config | None = None) -> list[str]:

@@ -92,10 +92,3 @@ def land_crm_export(export: str, mapping: str | None, as_of: datetime | date) ->
     }
     log.info("ingest crm export: %s", summary)
     return summary
-
-
-def dbt_build() -> None:
-    """Build and test every dbt model against the warehouse of the Airflow connection."""
-    from telco_dw.transform import dbt
-
-    dbt.run(["build"], warehouse_url_from_connection())

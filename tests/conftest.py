@@ -80,10 +80,21 @@ def airflow_db(warehouse: config.Config) -> config.Config:
     return warehouse
 
 
+@pytest.fixture(scope="session")
+def dbt_manifest(warehouse: config.Config) -> Path:
+    """dbt's manifest.json, which the transform DAG renders from: rebuilt (`dbt parse`) when missing or
+    older than the dbt project, as `telco-dw manifest --if-stale` would."""
+    from telco_dw.transform import manifest
+    from telco_dw.warehouse.connection import warehouse_url as url
+
+    manifest.ensure(warehouse, url(warehouse))
+    return manifest.checked(warehouse)
+
+
 @pytest.fixture(scope="module")
-def airflow_env(airflow_db: config.Config) -> Iterator[config.Config]:
+def airflow_env(airflow_db: config.Config, dbt_manifest: Path) -> Iterator[config.Config]:
     """Airflow's environment in this process for one test module (restored afterwards, so it does not
-    leak into other modules' subprocesses), with the metadata database migrated."""
+    leak into other modules' subprocesses), with the metadata database migrated and the dbt manifest built."""
     from telco_dw import airflow_env as env_mod
 
     with pytest.MonkeyPatch.context() as patch:

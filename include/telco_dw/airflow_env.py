@@ -59,7 +59,13 @@ def environment(cfg: Config) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(cfg.airflow_home / "logs"),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # Cosmos reports usage to Astronomer unless told not to
+        "AIRFLOW__COSMOS__CACHE_DIR": str(cfg.home / "cosmos"),  # per checkout, not a shared /tmp/cosmos
+        # The watcher producer would otherwise rewrite an Airflow Variable holding all its XComs on every
+        # XCom push (quadratic: the demo's transform took 93 s instead of 51 s). It still saves them
+        # when it fails or is retried; only a killed producer loses them, and then each model's task
+        # falls back to running its own dbt command.
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "true",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",

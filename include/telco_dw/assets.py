@@ -1,11 +1,13 @@
 """Every Airflow Asset of the project, declared once.
 
 Ingest DAGs emit one Asset per raw table they land; the transform DAG is scheduled on all of them
-and emits one Asset per mart it publishes. Names are schema-qualified table names, so they do not
-depend on the warehouse's host or port.
+and emits one Asset per mart it publishes (one per dbt model under ``models/marts/``). Names are
+schema-qualified table names, so they do not depend on the warehouse's host or port.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from airflow.sdk import Asset
 
@@ -22,7 +24,14 @@ RAW: dict[str, list[Asset]] = {
 
 ALL_RAW: list[Asset] = [asset for source in sources.SOURCES for asset in RAW[source]]
 
-MARTS: list[Asset] = [
-    Asset(name=f"marts.{name}", uri=f"telco-dw://warehouse/marts/{name}", group="marts") for name in ("dim_customers",)
-]
-"""Mart Assets emitted by the transform DAG once the marts pass their quality gate."""
+
+def mart(name: str) -> Asset:
+    """The Asset of the mart table ``marts.<name>``, emitted by the transform DAG once the marts pass
+    their quality gate. (Cosmos also emits its own Asset per model, named after the warehouse's host
+    and port; these names do not depend on where the warehouse runs.)"""
+    return Asset(name=f"marts.{name}", uri=f"telco-dw://warehouse/marts/{name}", group="marts")
+
+
+def marts(names: Iterable[str]) -> list[Asset]:
+    """Mart Assets for the dbt models ``names`` (the transform DAG takes them from the dbt manifest)."""
+    return [mart(name) for name in names]

@@ -82,6 +82,7 @@ def show_config() -> None:
         "SMTP_URL": cfg.smtp_url.split("@")[-1],
         "TELCO_DW_OUTBOX": cfg.outbox,
         "DBT_TARGET_PATH": cfg.dbt_target,
+        "TELCO_DW_DBT_EXECUTION": cfg.dbt_execution,
         "TELCO_DW_DOCS": cfg.docs,
         "TELCO_DW_SECRETS_FILE": cfg.secrets_file,
     }
@@ -467,6 +468,56 @@ def sqlfluff(args: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.option("--if-stale", is_flag=True, help="Only when the manifest is missing or older than the dbt project.")
+def manifest(if_stale: bool) -> None:
+    """Build dbt's manifest.json (`dbt parse`), from which the transform DAG renders one task per model.
+
+    Rebuild it after changing dbt models; `telco-dw setup`, `run`, `demo` and `up` do so when it is stale.
+    """
+    from telco_dw.transform import manifest as manifest_mod
+    from telco_dw.warehouse.connection import warehouse_url
+
+    cfg = config.load()
+    if if_stale and manifest_mod.problem(cfg) is None:
+        console.print(f"dbt manifest {manifest_mod.manifest_path(cfg)} is up to date")
+        return
+    with _step("building dbt's manifest (dbt parse)"):
+        path = manifest_mod.build(cfg, warehouse_url(cfg))
+    console.print(f"  {path}")
+
+
+def _ensure_manifest(cfg: config.Config) -> None:
+    from telco_dw.transform import manifest as manifest_mod
+    from telco_dw.warehouse.connection import warehouse_url
+
+    reason = manifest_mod.problem(cfg)
+    if reason is None:
+        return
+    with _step(f"building dbt's manifest (dbt parse): {reason.removeprefix('the dbt manifest ')}"):
+        manifest_mod.build(cfg, warehouse_url(cfg))
+
+
+@cli.command()
+def docs() -> None:
+    """Generate the dbt docs site (models, columns, tests, lineage) into $TELCO_DW_DOCS/dbt; opens offline."""
+    cfg = config.load()
+    with _step("generating dbt docs (dbt docs generate)"):
+        page = _dbt_docs(cfg)
+    console.print(f"  open {page}")
+
+
+def _dbt_docs(cfg: config.Config) -> Path:
+    """``dbt docs generate --static`` against the warehouse (the catalog reads its tables)."""
+    from telco_dw.transform import dbt as dbt_mod
+    from telco_dw.warehouse.connection import warehouse_url
+
+    out = cfg.docs / "dbt"
+    out.mkdir(parents=True, exist_ok=True)
+    dbt_mod.run(["docs", "generate", "--static", "--target-path", str(out)], warehouse_url(cfg))
+    return out / "static_index.html"
+
+
+@cli.command()
 def setup() -> None:
     """Start the warehouse, create the raw and audit schemas, and migrate Airflow's metadata."""
     _setup(config.load())
@@ -489,6 +540,7 @@ def _setup(cfg: config.Config) -> None:
         if cfg.airflow_database_url is None:
             ensure_database(cfg, "airflow", "or set AIRFLOW_DATABASE_URL")
         orchestrate.migrate(cfg)
+    _ensure_manifest(cfg)
 
 
 @cli.command()
@@ -506,6 +558,7 @@ def run(run_date: str | None) -> None:
 def _run_pipeline(cfg: config.Config, end: date) -> None:
     from telco_dw import orchestrate
 
+    _ensure_manifest(cfg)
     logical = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
     dags = orchestrate.PIPELINE_DAGS
     with console.status(f"running DAGs {', '.join(dags)} for {logical:%Y-%m-%d} through Airflow ..."):
@@ -540,6 +593,8 @@ def demo(customers: int, days: int, seed: int) -> None:
         _run_pipeline(cfg, end)
     finally:
         serve.stop_crm_api(cfg)
+    with _step("generating dbt docs (dbt docs generate)"):
+        _dbt_docs(cfg)
     _print_summary(cfg)
 
 
@@ -564,6 +619,7 @@ def _print_summary(cfg: config.Config) -> None:
     for name, rows in result.marts.items():
         marts.add_row(name, str(rows))
     console.print(marts)
+    dbt_docs = cfg.docs / "dbt" / "static_index.html"
     status = "[green]all passed[/]" if result.checks_failed == 0 else f"[red]{result.checks_failed} failed[/]"
     console.print(
         f"Quality checks (run {result.checks_run_id or '-'}): {result.checks_passed} passed, "
@@ -577,7 +633,8 @@ def _print_summary(cfg: config.Config) -> None:
         f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"
         "  quality       select * from audit.dq_results order by validated_at desc\n"
         "  quarantine    select reason, count(*) from quarantine.<source> group by 1\n"
-        "  docs          README.md, docs/architecture.md, docs/sources.md"
+        f"  dbt docs      {dbt_docs if dbt_docs.exists() else '`telco-dw docs` builds them'}  (static, opens offline)\n"
+        "  docs          README.md, docs/architecture.md, docs/warehouse.md, docs/sources.md"
     )
 
 

@@ -81,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("TELCO_DW_OUTBOX", "$TELCO_DW_HOME/outbox", "Where `telco-dw simulate` writes the simulated sources."),
     Setting("DBT_TARGET_PATH", "$TELCO_DW_HOME/dbt/target", "dbt's target folder (manifest, run results, docs)."),
+    Setting(
+        "TELCO_DW_DBT_EXECUTION",
+        "watcher",
+        "How the transform DAG runs dbt through Cosmos: `watcher` (one `dbt build`, one task per model "
+        "watching it) or `local` (one dbt process per model and one per model's tests).",
+    ),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
     Setting(
         "TELCO_DW_SECRETS_FILE",
@@ -116,6 +122,8 @@ class Config:
     smtp_url: str = "smtp://127.0.0.1:25"
     pii_token_key: str | None = None
     """Never printed: ``telco-dw config`` shows whether it is set, not its value."""
+    dbt_execution: str = "watcher"
+    """``watcher`` or ``local``: Cosmos's execution mode for the transform DAG (:data:`DBT_EXECUTION_MODES`)."""
 
     @property
     def embedded(self) -> bool:
@@ -133,6 +141,18 @@ class Config:
     @property
     def plugins_folder(self) -> Path:
         return self.repo / "plugins"
+
+
+DBT_EXECUTION_MODES = ("watcher", "local")
+
+
+def _choice(env: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(env, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in choices:
+        raise UserError(f"{env}={raw!r} is not one of {', '.join(choices)}: set one of them, or unset it.")
+    return raw
 
 
 def _path(env: str, default: Path) -> Path:
@@ -184,6 +204,7 @@ def load() -> Config:
         pii_token_key=os.environ.get("PII_TOKEN_KEY") or None,
         alert_targets=os.environ.get("ALERT_TARGETS", ""),
         smtp_url=os.environ.get("SMTP_URL") or "smtp://127.0.0.1:25",
+        dbt_execution=_choice("TELCO_DW_DBT_EXECUTION", "watcher", DBT_EXECUTION_MODES),
     )
 
 

@@ -95,13 +95,6 @@ def land_crm_export(export: str, mapping: str | None, as_of: datetime | date) ->
     return summary
 
 
-def dbt_build() -> None:
-    """Build and test every dbt model against the warehouse of the Airflow connection."""
-    from telco_dw.transform import dbt
-
-    dbt.run(["build"], warehouse_url_from_connection())
-
-
 def apply_retention() -> dict[str, int]:
     """Null raw personal values past their declared retention (see ``telco_dw.privacy.lifecycle``)."""
     import psycopg

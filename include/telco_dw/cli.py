@@ -595,7 +595,22 @@ def demo(customers: int, days: int, seed: int) -> None:
         serve.stop_crm_api(cfg)
     with _step("generating dbt docs (dbt docs generate)"):
         _dbt_docs(cfg)
+    with _step("writing the compliance report"):
+        _compliance_report(cfg)
     _print_summary(cfg)
+
+
+def _compliance_report(cfg: config.Config, out: Path | None = None) -> tuple[Path, list[str]]:
+    """Write the compliance report; its page and the rules that did not hold (printed)."""
+    from telco_dw.privacy import report
+    from telco_dw.warehouse.connection import connect
+
+    with connect(cfg, autocommit=True) as conn:
+        built = report.build(conn, cfg.dbt_project)
+    failed = [e.title for e in built.evidence if e.held is False]
+    if failed:
+        console.print(f"[red]privacy rules that did not hold:[/] {', '.join(failed)}")
+    return report.write(built, out or cfg.docs / "compliance")[0], failed
 
 
 @cli.command()
@@ -620,6 +635,7 @@ def _print_summary(cfg: config.Config) -> None:
         marts.add_row(name, str(rows))
     console.print(marts)
     dbt_docs = cfg.docs / "dbt" / "static_index.html"
+    quality, compliance = cfg.docs / "quality" / "index.html", cfg.docs / "compliance" / "index.html"
     status = "[green]all passed[/]" if result.checks_failed == 0 else f"[red]{result.checks_failed} failed[/]"
     console.print(
         f"Quality checks (run {result.checks_run_id or '-'}): {result.checks_passed} passed, "
@@ -634,7 +650,9 @@ def _print_summary(cfg: config.Config) -> None:
         "  quality       select * from audit.dq_results order by validated_at desc\n"
         "  quarantine    select reason, count(*) from quarantine.<source> group by 1\n"
         f"  dbt docs      {dbt_docs if dbt_docs.exists() else '`telco-dw docs` builds them'}  (static, opens offline)\n"
-        "  docs          README.md, docs/architecture.md, docs/warehouse.md, docs/sources.md"
+        f"  data quality  {quality if quality.exists() else 'written by the first validation'}  (GX Data Docs)\n"
+        f"  compliance    {compliance if compliance.exists() else '`telco-dw privacy report` writes it'}\n"
+        "  docs          README.md, docs/ (architecture, sources, ingestion, warehouse, quality, privacy)"
     )
 
 
@@ -772,17 +790,9 @@ def privacy_retention() -> None:
               help="Folder to write to (default: TELCO_DW_DOCS/compliance).")  # fmt: skip
 def privacy_report(out: Path | None) -> None:
     """Write the compliance report (HTML and Markdown): catalogue, evidence, grants, retention and erasure log."""
-    from telco_dw.privacy import report
-    from telco_dw.warehouse.connection import connect
-
-    cfg = config.load()
-    with connect(cfg, autocommit=True) as conn:
-        built = report.build(conn, cfg.dbt_project)
-    page, text = report.write(built, out or cfg.docs / "compliance")
-    failed = [e.title for e in built.evidence if e.held is False]
-    console.print(f"compliance report: {page} (and {text.name})")
+    page, failed = _compliance_report(config.load(), out)
+    console.print(f"compliance report: {page} (and report.md beside it)")
     if failed:
-        console.print(f"[red]rules that did not hold:[/] {', '.join(failed)}")
         sys.exit(1)
 
 

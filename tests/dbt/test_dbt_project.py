@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 
 from telco_dw import config, sources
 from telco_dw.load import ddl
-from telco_dw.privacy import tokens
+from telco_dw.privacy import roles, tokens
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt_project"
@@ -317,8 +317,9 @@ def dbt_database(warehouse: config.Config) -> Iterator[str]:
     url = warehouse_url(warehouse, TEST_DATABASE)
     with psycopg.connect(url, autocommit=True) as conn:
         ddl.ensure_all(conn)
-        with conn.transaction():  # staging tokenises personal join keys with privacy.token
+        with conn.transaction():  # staging tokenises with privacy.token; marts grant bi_reader select
             tokens.install(conn, tokens.key(warehouse))
+            roles.apply(conn)
     yield url
     with connect(warehouse, "postgres", autocommit=True) as conn:
         conn.execute(f'drop database if exists "{TEST_DATABASE}" with (force)')

@@ -126,11 +126,12 @@ def built(
 ) -> Iterator[str]:
     """The world landed (every source, dirty records included), the PII token key held and ``dbt build``
     run: the warehouse URL."""
-    from telco_dw.privacy import tokens
+    from telco_dw.privacy import roles, tokens
 
     with landed_world(WAREHOUSE_DB, outbox, END, tmp_path_factory.mktemp("truth_landing")) as url:
-        with psycopg.connect(url) as conn, conn.transaction():
+        with psycopg.connect(url) as conn, conn.transaction():  # what the transform DAG's prepare_privacy does
             tokens.install(conn, tokens.key(warehouse))
+            roles.apply(conn)
         dbt.run(["build"], url)
         yield url
 

@@ -155,6 +155,36 @@ def test_marts_are_in_the_warehouse(first_run, airflow_env):
     assert _marts_on_disk() <= present
 
 
+def test_no_personal_value_reaches_quality_evidence_docs_or_logs(first_run, airflow_env):
+    """DESIGN.md §5: DQ results, Data Docs and logs hold none of the simulator's personal values."""
+    with connect(airflow_env) as conn:
+        values = [
+            v
+            for (v,) in conn.execute(
+                "select distinct v from raw_crm.customers, lateral (values (mobile), (id_card_no), (email)) t(v) "
+                "where v is not null"
+            )
+        ]
+        audit = {
+            table: conn.execute(
+                f"select count(*) from audit.{table} t where exists "
+                "(select from unnest(%s::text[]) v where strpos(t::text, v) > 0)",
+                (values,),
+            ).fetchone()[0]
+            for table in ("dq_results", "load_batches", "task_failures", "privacy_actions")
+        }
+    assert len(values) > 100 and audit == dict.fromkeys(audit, 0)
+    folders = [airflow_env.airflow_home / "logs", airflow_env.docs, airflow_env.home / "gx"]
+    needles = [v.encode() for v in values]
+
+    def holds_one(path) -> bool:
+        data = path.read_bytes()
+        return any(n in data for n in needles)
+
+    leaked = [str(p) for folder in folders for p in folder.rglob("*") if p.is_file() and holds_one(p)]
+    assert leaked == []
+
+
 def test_second_run_changes_no_row_count(first_run, airflow_env):
     _run_pipeline(airflow_env)
     with connect(airflow_env) as conn:

@@ -187,3 +187,26 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook()
     yield hook
     hook.close()
+
+
+def _rows_holding(conn, needles: list[str], schemas: list[str]) -> dict[str, int]:
+    """Rows of every table and view in ``schemas`` whose text (the whole row) holds any needle."""
+    found = {}
+    for schema, table in conn.execute(
+        "select table_schema, table_name from information_schema.tables where table_schema = any(%s) order by 1, 2",
+        (schemas,),
+    ).fetchall():
+        n = conn.execute(
+            f'select count(*) from {schema}."{table}" t where exists (select from unnest(%s::text[]) v '
+            "where strpos(t::text, v) > 0)",
+            (needles,),
+        ).fetchone()[0]
+        if n:
+            found[f"{schema}.{table}"] = n
+    return found
+
+
+@pytest.fixture(scope="session")
+def rows_holding():
+    """``rows_holding(conn, needles, schemas)``: where personal values (or tokens) still are, by table."""
+    return _rows_holding

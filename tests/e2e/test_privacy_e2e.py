@@ -75,7 +75,7 @@ def test_bi_reader_reads_the_marts_and_nothing_before_them(built):
                 conn.execute(f"select 1 from {table} limit 1")
 
 
-def test_an_erased_customer_leaves_no_value_and_no_token_after_the_rebuild(built, cfg, warehouse):
+def test_an_erased_customer_leaves_no_value_and_no_token_after_the_rebuild(built, cfg, warehouse, rows_holding):
     with psycopg.connect(built) as conn:
         customer_id, numbers = conn.execute(
             "select s.customer_id, array_agg(distinct s.msisdn) from raw_crm.subscriptions s "
@@ -94,14 +94,14 @@ def test_an_erased_customer_leaves_no_value_and_no_token_after_the_rebuild(built
         assert conn.execute(
             "select count(*) from marts.fct_customer_experience_daily where customer_id = %s", (customer_id,)
         ).fetchone()[0]
-        assert _found(conn, traces, ["raw_crm", "raw_network", *PAST_RAW])  # before: everywhere
+        assert rows_holding(conn, traces, ["raw_crm", "raw_network", *PAST_RAW])  # before: everywhere
 
         with conn.transaction():
             lifecycle.erase_customer(conn, catalogue.load(cfg.dbt_project), customer_id)
     dbt.run(["build", "--full-refresh"], built)
     with psycopg.connect(built) as conn:
         schemas = [r[0] for r in conn.execute("select nspname from pg_namespace where nspname !~ '^(pg_|information)'")]
-        assert _found(conn, traces, [s for s in schemas if s not in ("audit", "privacy")]) == {}
+        assert rows_holding(conn, traces, [s for s in schemas if s not in ("audit", "privacy")]) == {}
         # the customer is still counted: facts without a person are facts
         assert (
             conn.execute("select count(*) from marts.dim_customers where customer_id = %s", (customer_id,)).fetchone()[
@@ -109,19 +109,3 @@ def test_an_erased_customer_leaves_no_value_and_no_token_after_the_rebuild(built
             ]
             == 1
         )
-
-
-def _found(conn, needles: list[str], schemas: list[str]) -> dict[str, int]:
-    """Rows of every table and view in ``schemas`` whose text holds any needle."""
-    found = {}
-    for schema, table in conn.execute(
-        "select table_schema, table_name from information_schema.tables where table_schema = any(%s)", (schemas,)
-    ).fetchall():
-        n = conn.execute(
-            f'select count(*) from {schema}."{table}" t where exists (select from unnest(%s::text[]) v '
-            "where strpos(t::text, v) > 0)",
-            (needles,),
-        ).fetchone()[0]
-        if n:
-            found[f"{schema}.{table}"] = n
-    return found

@@ -7,6 +7,7 @@ write a function returning its ``gx.ExpectationSuite`` and add a :class:`SuiteSp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from telco_dw.quality.spec import SuiteSpec, critical, warning
@@ -74,6 +75,88 @@ def dim_customers() -> gx.ExpectationSuite:
     )
 
 
+RAW_REVENUE_BY_MONTH = """
+select mart.month_start_date from (
+    select month_start_date, sum(revenue_excl_tax) as revenue from {batch} group by 1
+) as mart
+join (
+    select date_trunc('month', i.billing_month)::date as month_start_date, sum(i.amount_excl_tax) as revenue
+    from (
+        select distinct on (invoice_id) invoice_id, account_id, billing_month, amount_excl_tax
+        from raw_billing.invoices order by invoice_id, updated_at desc nulls last, _loaded_at desc, _row_number desc
+    ) as i
+    join (
+        select distinct on (account_id) account_id, customer_id
+        from raw_billing.accounts order by account_id, updated_at desc nulls last, _loaded_at desc, _row_number desc
+    ) as a on a.account_id = i.account_id
+    where a.customer_id in (select customer_id from raw_crm.customers)
+    group by 1
+) as raw on raw.month_start_date = mart.month_start_date
+where abs(mart.revenue - raw.revenue) > 0.005
+"""
+"""Months whose billed revenue in the mart differs from the raw invoices' (latest version of each
+invoice and account, customers the CRM knows), by more than half a fen."""
+
+
+def fct_billing_monthly() -> gx.ExpectationSuite:
+    """Customer x month billing: key, and reconciliation with the raw billing totals month by month."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    return gx.ExpectationSuite(
+        name="marts.fct_billing_monthly",
+        expectations=[
+            critical(gxe.ExpectColumnValuesToNotBeNull(column="customer_month_id")),
+            critical(gxe.ExpectColumnValuesToBeUnique(column="customer_month_id")),
+            critical(
+                gxe.UnexpectedRowsExpectation(
+                    unexpected_rows_query=RAW_REVENUE_BY_MONTH,
+                    description="billed revenue of each month equals the raw invoices' total",
+                )
+            ),
+            critical(gxe.ExpectColumnValuesToBeBetween(column="subscriber_months", min_value=0, max_value=1)),
+            warning(gxe.ExpectColumnValuesToBeBetween(column="arpu", min_value=0)),
+        ],
+    )
+
+
+def fct_satisfaction_monthly() -> gx.ExpectationSuite:
+    """Month x region x segment: the key and every metric on its scale (DOMAIN.md)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    rates = ("sla_24h_response_rate", "sla_48h_resolution_rate", "fcr_rate", "churn_rate", "ces_agree_rate")
+    return gx.ExpectationSuite(
+        name="marts.fct_satisfaction_monthly",
+        expectations=[
+            critical(gxe.ExpectColumnValuesToBeUnique(column="satisfaction_month_id")),
+            critical(gxe.ExpectColumnValuesToBeBetween(column="nps", min_value=-100, max_value=100)),
+            critical(gxe.ExpectColumnValuesToBeBetween(column="csat", min_value=0, max_value=100)),
+            critical(gxe.ExpectColumnValuesToBeBetween(column="ces", min_value=1, max_value=7)),
+            *(critical(gxe.ExpectColumnValuesToBeBetween(column=rate, min_value=0, max_value=1)) for rate in rates),
+            warning(gxe.ExpectColumnValuesToBeBetween(column="arpu", min_value=0)),
+        ],
+    )
+
+
+def keyed(name: str, key: str) -> Callable[[], gx.ExpectationSuite]:
+    """A suite that checks a fact's key: present and unique."""
+
+    def build() -> gx.ExpectationSuite:
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+
+        return gx.ExpectationSuite(
+            name=name,
+            expectations=[
+                critical(gxe.ExpectColumnValuesToNotBeNull(column=key)),
+                critical(gxe.ExpectColumnValuesToBeUnique(column=key)),
+            ],
+        )
+
+    return build
+
+
 SUITES: tuple[SuiteSpec, ...] = (
     SuiteSpec(
         name="marts.dim_customers",
@@ -81,6 +164,34 @@ SUITES: tuple[SuiteSpec, ...] = (
         table="dim_customers",
         build=dim_customers,
         description="Customer 360 dimension: key, status, churn and satisfaction checks.",
+    ),
+    SuiteSpec(
+        name="marts.fct_billing_monthly",
+        schema="marts",
+        table="fct_billing_monthly",
+        build=fct_billing_monthly,
+        description="Customer-month billing: key, subscriber months, revenue reconciled with raw billing.",
+    ),
+    SuiteSpec(
+        name="marts.fct_satisfaction_monthly",
+        schema="marts",
+        table="fct_satisfaction_monthly",
+        build=fct_satisfaction_monthly,
+        description="The dashboard's table: key, NPS -100..100, CSAT 0..100, CES 1..7, rates 0..1.",
+    ),
+    SuiteSpec(
+        name="marts.fct_complaints",
+        schema="marts",
+        table="fct_complaints",
+        build=keyed("marts.fct_complaints", "ticket_id"),
+        description="One row per ticket.",
+    ),
+    SuiteSpec(
+        name="marts.fct_survey_responses",
+        schema="marts",
+        table="fct_survey_responses",
+        build=keyed("marts.fct_survey_responses", "response_id"),
+        description="One row per response.",
     ),
 )
 

@@ -297,3 +297,24 @@ def test_dim_customers_equals_the_truth_per_customer(built: str, customer_truth)
     assert not arpu_mismatches, arpu_mismatches[:5]
     churned = sum(1 for c in customer_truth.values() if c["churned_at"])
     assert churned > 0 and sum(1 for c in customer_truth.values() if c["arpu_3m"]) > CUSTOMERS * 0.9
+
+
+def test_every_mart_suite_passes_on_the_dirty_world_and_a_revenue_drift_fails_the_reconciliation(built: str) -> None:
+    from telco_dw.quality import all_suites, failure_message, get_suite, run_suite
+
+    for spec in (s for s in all_suites() if s.name.startswith("marts.")):
+        outcome = run_suite(built, spec, "test_warehouse_truth/marts")
+        assert outcome.passed, failure_message(outcome)
+    drift = (
+        "update marts.fct_billing_monthly set revenue_excl_tax = revenue_excl_tax + %s "
+        "where customer_month_id = (select min(customer_month_id) from marts.fct_billing_monthly)"
+    )
+    with psycopg.connect(built, autocommit=True) as conn:  # one customer-month billed a fen more than raw says
+        conn.execute(drift, (0.01,))
+        try:
+            outcome = run_suite(built, get_suite("marts.fct_billing_monthly"), "test_warehouse_truth/drift")
+        finally:
+            conn.execute(drift, (-0.01,))
+    assert [r.expectation for r in outcome.critical_failures] == [
+        "unexpected_rows_expectation(billed revenue of each month equals the raw invoices' total)"
+    ]

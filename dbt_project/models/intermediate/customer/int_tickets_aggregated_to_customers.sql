@@ -6,17 +6,10 @@ tickets as (
 
 ),
 
-months as (
-
-    select * from {{ ref('int_months_observed') }}
-
-),
-
 -- The as-of day: the data's last day (int_months_observed), never current_date.
 as_of as (
 
-    select max(months.observed_through_date) as as_of_date
-    from months
+    {{ as_of_day() }}
 
 ),
 

@@ -48,19 +48,10 @@ experience as (
 
 ),
 
-months as (
-
-    select * from {{ ref('int_months_observed') }}
-
-),
-
--- The as-of day of every "now" in this model: the data's last day (int_months_observed: the var
--- as_of_date, else the latest day any source reports an event for), never current_date, so the same
--- data always builds the same 360.
+-- the day every "now" of this model counts to (macro as_of_day): the data's last day, never current_date
 as_of as (
 
-    select max(months.observed_through_date) as as_of_date
-    from months
+    {{ as_of_day() }}
 
 ),
 

@@ -1,4 +1,5 @@
-"""GX suites for the published marts (schema ``marts``).
+"""GX suites for the marts (declared on schema ``marts``; the transform's gate runs them on
+``marts_candidate`` before it is published, see docs/quality.md).
 
 To add a check, append it to the suite's list wrapped in ``critical(...)`` (failure blocks
 publishing) or ``warning(...)`` (failure is recorded and logged). To add a suite for another mart,
@@ -10,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from telco_dw.quality.spec import SuiteSpec, critical, warning
+from telco_dw.quality.spec import SAME_SCHEMA, SuiteSpec, critical, warning
 
 if TYPE_CHECKING:
     import great_expectations as gx
+    from great_expectations.expectations.expectation import Expectation
 
 DIM_CUSTOMERS_COLUMNS = (
     "customer_id",
@@ -48,7 +50,6 @@ def dim_customers() -> gx.ExpectationSuite:
     """
     import great_expectations as gx
     import great_expectations.expectations as gxe
-    from great_expectations.expectations.expectation import Expectation
 
     def non_negative(column: str) -> Expectation:
         return warning(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
@@ -108,6 +109,7 @@ def fct_billing_monthly() -> gx.ExpectationSuite:
         expectations=[
             critical(gxe.ExpectColumnValuesToNotBeNull(column="customer_month_id")),
             critical(gxe.ExpectColumnValuesToBeUnique(column="customer_month_id")),
+            references_customer(),
             critical(
                 gxe.UnexpectedRowsExpectation(
                     unexpected_rows_query=RAW_REVENUE_BY_MONTH,
@@ -139,8 +141,22 @@ def fct_satisfaction_monthly() -> gx.ExpectationSuite:
     )
 
 
-def keyed(name: str, key: str) -> Callable[[], gx.ExpectationSuite]:
-    """A suite that checks a fact's key: present and unique."""
+def references_customer(column: str = "customer_id") -> Expectation:
+    """Critical: every non-null ``column`` is a customer of ``dim_customers`` of the same build (the
+    same schema: the candidate's dimension while the candidate is audited). Selects no value."""
+    import great_expectations.expectations as gxe
+
+    return critical(
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=f"select 1 from {{batch}} as fact where fact.{column} is not null and not exists "
+            f"(select from {SAME_SCHEMA}.dim_customers as c where c.customer_id = fact.{column})",
+            description=f"every {column} is a customer of dim_customers",
+        )
+    )
+
+
+def keyed(name: str, key: str, *more: Callable[[], Expectation]) -> Callable[[], gx.ExpectationSuite]:
+    """A suite that checks a fact's key (present and unique), then the checks ``more`` build."""
 
     def build() -> gx.ExpectationSuite:
         import great_expectations as gx
@@ -151,10 +167,39 @@ def keyed(name: str, key: str) -> Callable[[], gx.ExpectationSuite]:
             expectations=[
                 critical(gxe.ExpectColumnValuesToNotBeNull(column=key)),
                 critical(gxe.ExpectColumnValuesToBeUnique(column=key)),
+                *(check() for check in more),
             ],
         )
 
     return build
+
+
+def between(column: str, low: float | None, high: float | None = None) -> Callable[[], Expectation]:
+    """Critical: ``column`` within ``low``..``high`` (DOMAIN.md's ranges); nulls allowed."""
+
+    def check() -> Expectation:
+        import great_expectations.expectations as gxe
+
+        return critical(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high))
+
+    return check
+
+
+def no_gaps(column: str) -> Callable[[], Expectation]:
+    """Critical: ``column`` (a date) has every day between its first and last."""
+
+    def check() -> Expectation:
+        import great_expectations.expectations as gxe
+
+        return critical(
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=f"select 1 from {{batch}} as d where d.{column} > (select min({column}) "
+                f"from {{batch}}) and not exists (select from {{batch}} as p where p.{column} = d.{column} - 1)",
+                description=f"{column} has no missing day",
+            )
+        )
+
+    return check
 
 
 SUITES: tuple[SuiteSpec, ...] = (
@@ -183,15 +228,51 @@ SUITES: tuple[SuiteSpec, ...] = (
         name="marts.fct_complaints",
         schema="marts",
         table="fct_complaints",
-        build=keyed("marts.fct_complaints", "ticket_id"),
-        description="One row per ticket.",
+        build=keyed("marts.fct_complaints", "ticket_id", references_customer),
+        description="One row per ticket, of a known customer.",
     ),
     SuiteSpec(
         name="marts.fct_survey_responses",
         schema="marts",
         table="fct_survey_responses",
-        build=keyed("marts.fct_survey_responses", "response_id"),
-        description="One row per response.",
+        build=keyed("marts.fct_survey_responses", "response_id", references_customer),
+        description="One row per response, of a known customer.",
+    ),
+    SuiteSpec(
+        name="marts.fct_network_cell_daily",
+        schema="marts",
+        table="fct_network_cell_daily",
+        build=keyed(
+            "marts.fct_network_cell_daily",
+            "cell_day_id",
+            between("hours_reported", 1, 24),
+            between("call_setup_success_rate", 0, 1),
+            between("call_drop_rate", 0, 1),
+            between("poor_coverage_share", 0, 1),
+            between("avg_rsrp_dbm", -156, -31),
+            between("avg_sinr_db", -23, 40),
+        ),
+        description="Cell x day: key, hours 1..24, rates and poor-coverage share 0..1, RSRP and SINR in range.",
+    ),
+    SuiteSpec(
+        name="marts.fct_customer_experience_daily",
+        schema="marts",
+        table="fct_customer_experience_daily",
+        build=keyed(
+            "marts.fct_customer_experience_daily",
+            "customer_day_id",
+            references_customer,
+            between("avg_rsrp_dbm", -156, -31),
+            between("experience_score", 0, 100),
+        ),
+        description="Customer x day: key, a known customer, RSRP in range, experience score 0..100.",
+    ),
+    SuiteSpec(
+        name="marts.dim_dates",
+        schema="marts",
+        table="dim_dates",
+        build=keyed("marts.dim_dates", "calendar_date", no_gaps("calendar_date")),
+        description="The time spine: one row per day, no day missing.",
     ),
 )
 

@@ -30,8 +30,9 @@ class GXValidateOperator(BaseOperator):
     :param batches: validate only these landing batches: ``{table: [batch ids]}`` or an ingest task's
         summary holding it under ``batch_ids`` (XCom); a suite whose table got no batch is skipped.
         None (the default) validates whole tables. Templated.
-    :param target_schema: validate the suite's table in this schema instead of the declared one
-        (e.g. the write-audit-publish candidate schema). Templated.
+    :param schemas: validate the tables of a declared schema in another one: ``{"marts":
+        "marts_candidate"}`` validates what dbt built before it is published (write-audit-publish,
+        ``telco_dw.warehouse.publish``). Templated.
     :param conn_id: Airflow connection of the warehouse (default ``telco_warehouse``, provisioned
         from configuration by ``telco_dw.airflow_env``), the same one the ingest and dbt tasks use.
 
@@ -42,63 +43,49 @@ class GXValidateOperator(BaseOperator):
     expectation and observed value. Returns (XCom) the counts of the run.
     """
 
-    template_fields = ("suite", "target_schema", "batches")
+    template_fields = ("suite", "schemas", "batches")
     ui_color = "#ffe4b5"
 
     def __init__(
         self,
         *,
         suite: str,
-        target_schema: str | None = None,
+        schemas: dict[str, str] | None = None,
         conn_id: str | None = None,
         batches: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.suite = suite
-        self.target_schema = target_schema
+        self.schemas = schemas
         self.conn_id = conn_id
         self.batches = batches
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import fnmatch
-
         from airflow.sdk.exceptions import AirflowFailException
 
         from telco_dw.airflow_env import WAREHOUSE_CONN_ID
-        from telco_dw.errors import UserError
-        from telco_dw.quality import all_suites, failure_message, run_suite
+        from telco_dw.quality import gate
         from telco_dw.tasks import warehouse_url_from_connection
 
-        specs = [s for s in all_suites() if fnmatch.fnmatchcase(s.name, self.suite)]
-        if not specs:
-            raise UserError(f"no GX suite matches {self.suite!r} under expectations/")
-        batches = self.batches.get("batch_ids", self.batches) if isinstance(self.batches, dict) else None
-        run_id = f"{context['ti'].dag_id}/{context['run_id']}"
-        url = warehouse_url_from_connection(self.conn_id or WAREHOUSE_CONN_ID)
-        totals: dict[str, int] = {}
-        failures = []
-        for spec in specs:
-            if self.target_schema:
-                spec = spec.targeting(schema=self.target_schema)
-            if self.batches is not None:
+        specs = gate.select(self.suite, self.schemas)
+        if self.batches is not None:
+            batches = self.batches.get("batch_ids", self.batches) if isinstance(self.batches, dict) else {}
+            landed = []
+            for spec in specs:
                 ids = (batches or {}).get(spec.qualified_table) or []
-                if not ids:
+                if ids:
+                    landed.append(spec.for_batches(ids))
+                else:
                     self.log.info("%s: no batch landed into %s in this run, nothing to validate", spec.name, spec.table)
-                    continue
-                spec = spec.for_batches(ids)
-            self.log.info(
-                "validating %s with GX suite %s (evidence run_id %s)", spec.qualified_table, spec.name, run_id
-            )
-            outcome = run_suite(url, spec, run_id)
-            self._log_outcome(outcome)
-            for key, value in outcome.counts().items():
-                totals[key] = totals.get(key, 0) + value
-            if not outcome.passed:
-                failures.append(failure_message(outcome))
-        if failures:
-            raise AirflowFailException("\n".join(failures))
-        return {"suite": self.suite, "run_id": run_id, **totals}
+            specs = landed
+        run_id = f"{context['ti'].dag_id}/{context['run_id']}"
+        outcome = gate.validate(warehouse_url_from_connection(self.conn_id or WAREHOUSE_CONN_ID), specs, run_id)
+        for suite in outcome.outcomes:
+            self._log_outcome(suite)
+        if not outcome.passed:
+            raise AirflowFailException("\n".join(outcome.failures))
+        return {"suite": self.suite, "run_id": run_id, **outcome.counts()}
 
     def _log_outcome(self, outcome: Any) -> None:
         for result in outcome.results:

@@ -614,8 +614,26 @@ def _compliance_report(cfg: config.Config, out: Path | None = None) -> tuple[Pat
 
 
 @cli.command()
+@click.option(
+    "--full-refresh", is_flag=True, help="Rebuild the incremental facts from all their days (after a key rotation)."
+)
+def rebuild(full_refresh: bool) -> None:
+    """Build the marts into marts_candidate, audit them with the quality gate and publish them.
+
+    What the transform DAG does after its privacy preparation, without Airflow. If a critical check
+    fails, the marts stay as they were and the command says which checks failed.
+    """
+    from telco_dw.transform.rebuild import rebuild as run_rebuild
+    from telco_dw.warehouse.connection import warehouse_url
+
+    with _step("dbt build into marts_candidate, quality gate, publish"):
+        done = run_rebuild(warehouse_url(config.load()), full_refresh=full_refresh)
+    console.print(f"published run {done.run_id}: " + ", ".join(f"{t} {n}" for t, n in done.tables.items()))
+
+
+@cli.command()
 def summary() -> None:
-    """Print what the warehouse holds: rows landed per source, rows per mart, quality checks."""
+    """Print what the warehouse holds: rows landed per source, rows per mart, quality checks, publication."""
     _print_summary(config.load())
 
 
@@ -641,6 +659,11 @@ def _print_summary(cfg: config.Config) -> None:
         f"Quality checks (run {result.checks_run_id or '-'}): {result.checks_passed} passed, "
         f"{result.checks_failed} failed — {status}"
     )
+    if result.published_run_id:
+        console.print(f"Marts published by run {result.published_run_id} at {result.published_at:%Y-%m-%d %H:%M:%S %Z}")
+    if result.latest_build and result.latest_build[1] != "published":
+        run, state, reason = result.latest_build
+        console.print(f"[red]Latest build (run {run}) {state}, not published:[/] {reason or 'in progress or failed'}")
     console.print(
         "\nWhere next:\n"
         f'  warehouse     psql "$(.venv/bin/telco-dw warehouse url)"   ({describe(warehouse_url(cfg))})\n'
@@ -750,15 +773,20 @@ def _print_counts(title: str, done: dict[str, int]) -> None:
 @privacy.command("erase")
 @click.option("--customer-id", required=True, help="The CRM customer id of the person whose data goes.")
 @click.option(
-    "--no-rebuild", is_flag=True, help="Leave the rebuild of derived tables to you (dbt build --full-refresh)."
+    "--no-rebuild",
+    is_flag=True,
+    help="Leave the rebuild to you (until it runs, the published marts still hold the customer's derived rows).",
 )
 def privacy_erase(customer_id: str, no_rebuild: bool) -> None:
     """Erase one customer's personal data from raw and quarantine, then rebuild the marts; safe to repeat.
 
-    Logged to audit.privacy_actions (counts per table, never values).
+    The rebuild is a full refresh (incremental facts would keep the customer's older days) through
+    the quality gate and published like a transform run; then the candidate schema, which holds the
+    marts published before, is dropped. Logged to audit.privacy_actions (counts per table, never values).
     """
     from telco_dw.privacy import catalogue, lifecycle
-    from telco_dw.transform import dbt
+    from telco_dw.transform.rebuild import rebuild
+    from telco_dw.warehouse import publish
     from telco_dw.warehouse.connection import connect, warehouse_url
 
     cfg = config.load()
@@ -768,9 +796,11 @@ def privacy_erase(customer_id: str, no_rebuild: bool) -> None:
         else:
             raise UserError(f"no customer {customer_id!r} in raw_crm.customers: check the id (e.g. C000123)")
     _print_counts(f"erased customer {customer_id}", done)
-    if not no_rebuild:  # full refresh: incremental facts would keep the customer's older days
-        with _step("rebuilding the derived tables (dbt build --full-refresh)"):
-            dbt.run(["build", "--full-refresh"], warehouse_url(cfg))
+    if not no_rebuild:
+        with _step("rebuilding the marts without them (dbt build --full-refresh, quality gate, publish)"):
+            rebuild(warehouse_url(cfg), f"erase/{customer_id}/{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}", full_refresh=True)
+            with connect(cfg) as conn, conn.transaction():
+                publish.discard(conn)
 
 
 @privacy.command("retention")

@@ -89,6 +89,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("TELCO_DW_DOCS", "$TELCO_DW_HOME/docs", "Folder of generated documentation sites and reports."),
     Setting(
+        "QUALITY_DOCS_URL",
+        "",
+        "fsspec URL the quality Data Docs are also copied to after each validation (s3://bucket/dq, "
+        "file:///srv/dq; the filesystem's package, e.g. s3fs, must be installed). Unset: local only.",
+    ),
+    Setting(
         "TELCO_DW_SECRETS_FILE",
         "$TELCO_DW_HOME/secrets.env",
         "Generated local secrets (Airflow fernet and API keys, PII token key) for the embedded run; mode 0600.",
@@ -123,6 +129,8 @@ class Config:
     pii_token_key: str | None = None
     """Never printed: ``telco-dw config`` shows whether it is set, not its value."""
     dbt_execution: str = "watcher"
+    quality_docs_url: str | None = None
+    """Where the quality Data Docs are mirrored (fsspec URL), besides ``docs / "quality"``."""
     """``watcher`` or ``local``: Cosmos's execution mode for the transform DAG (:data:`DBT_EXECUTION_MODES`)."""
 
     @property
@@ -205,6 +213,7 @@ def load() -> Config:
         alert_targets=os.environ.get("ALERT_TARGETS", ""),
         smtp_url=os.environ.get("SMTP_URL") or "smtp://127.0.0.1:25",
         dbt_execution=_choice("TELCO_DW_DBT_EXECUTION", "watcher", DBT_EXECUTION_MODES),
+        quality_docs_url=os.environ.get("QUALITY_DOCS_URL") or None,
     )
 
 

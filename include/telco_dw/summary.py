@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telco_dw import sources
@@ -21,6 +22,9 @@ class PipelineSummary:
     checks_passed: int = 0
     checks_failed: int = 0
     checks_run_id: str | None = None
+    published_run_id: str | None = None  # the run whose candidate the marts are (write-audit-publish)
+    published_at: datetime | None = None
+    latest_build: tuple[str, str, str | None] | None = None  # (run, status, reason) of the latest build
 
 
 def _exists(conn: psycopg.Connection, qualified: str) -> bool:
@@ -54,4 +58,14 @@ def collect(conn: psycopg.Connection) -> PipelineSummary:
         ).fetchone()
         if row:
             out.checks_run_id, out.checks_passed, out.checks_failed = row
+    if _exists(conn, "audit.publications"):
+        published = conn.execute(
+            "select run_id, finished_at from audit.publications where status = 'published' "
+            "order by finished_at desc limit 1"
+        ).fetchone()
+        if published:
+            out.published_run_id, out.published_at = published
+        out.latest_build = conn.execute(
+            "select run_id, status, reason from audit.publications order by started_at desc limit 1"
+        ).fetchone()
     return out

@@ -131,12 +131,41 @@ def prepare_privacy() -> dict[str, Any]:
     """Before dbt: refuse undeclared personal raw columns, hold the token key, apply the roles' grants."""
     import psycopg
 
-    from telco_dw.privacy import catalogue, roles, tokens
+    from telco_dw.privacy.prepare import prepare
 
     cfg = config.load()
     with psycopg.connect(warehouse_url_from_connection()) as conn, conn.transaction():
-        declared = catalogue.check(conn, cfg.dbt_project)
-        check = tokens.install(conn, pii_key_from_connection())
-        roles.apply(conn)
-    log.info("privacy: %d personal columns declared, token key %s installed, roles granted", len(declared), check)
-    return {"personal_columns": len(declared), "key_check_value": check}
+        declared, check = prepare(conn, cfg.dbt_project, pii_key_from_connection())
+    log.info("privacy: %d personal columns declared, token key %s installed, roles granted", declared, check)
+    return {"personal_columns": declared, "key_check_value": check}
+
+
+def begin_build(run_id: str) -> dict[str, Any]:
+    """Before dbt: record the build of the candidate marts; drop a candidate never published."""
+    import psycopg
+
+    from telco_dw.warehouse import publish
+
+    with psycopg.connect(warehouse_url_from_connection()) as conn, conn.transaction():
+        dropped = publish.begin(conn, run_id)
+    return {"run_id": run_id, "candidate_dropped": dropped}
+
+
+def publish_marts(run_id: str) -> dict[str, Any]:
+    """After the quality gate: swap the candidate into ``marts`` if its evidence passed, else refuse.
+
+    Raises ``AirflowFailException`` (no retry: the evidence will not change) naming what failed.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from telco_dw.quality import gate
+    from telco_dw.warehouse import publish
+
+    try:
+        done = publish.publish_or_refuse(
+            warehouse_url_from_connection(), run_id, gate.select(publish.GATE_SUITES, publish.CANDIDATE_SCHEMAS)
+        )
+    except publish.PublishRefused as refused:
+        raise AirflowFailException(str(refused)) from None
+    log.info("published run %s: %s", run_id, done.tables)
+    return {"run_id": run_id, "tables": done.tables}

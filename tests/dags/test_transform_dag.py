@@ -81,17 +81,27 @@ def test_watcher_model_tasks_start_after_the_build(dag, airflow_env):
     assert dag.get_task("dbt.stg_crm__customers.run").trigger_rule == "all_done"
 
 
-def test_quality_gate_runs_after_every_dbt_task(dag):
+def test_dbt_builds_after_begin_build_and_the_gate_audits_the_candidate(dag):
     upstream = dag.get_task("validate_marts").get_flat_relative_ids(upstream=True)
     dbt_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
-    assert dbt_tasks and dbt_tasks <= upstream
+    assert dbt_tasks and dbt_tasks <= upstream and "validate_privacy" in upstream
+    for gate in ("validate_privacy", "validate_marts"):
+        assert dag.get_task(gate).schemas == {"marts": "marts_candidate"}
+    assert dbt_tasks <= dag.get_task("begin_build").get_flat_relative_ids(upstream=False)
 
 
-def test_every_mart_is_an_outlet_of_the_gate(dag):
+def test_publish_comes_last_and_runs_whatever_happened_to_say_why(dag):
+    publish = dag.get_task("publish")
+    assert publish.get_flat_relative_ids(upstream=True) == set(dag.task_ids) - {"publish"}
+    assert publish.trigger_rule == "all_done"
+
+
+def test_every_mart_is_an_outlet_of_publish(dag):
     marts = {p.stem for p in MARTS_DIR.rglob("*.sql")}
     assert {"dim_customers", "fct_satisfaction_monthly"} <= marts
-    outlets = {(a.name, a.uri) for a in dag.get_task("validate_marts").outlets}
+    outlets = {(a.name, a.uri) for a in dag.get_task("publish").outlets}
     assert outlets == {(f"marts.{m}", f"telco-dw://warehouse/marts/{m}") for m in marts}
+    assert not dag.get_task("validate_marts").outlets
 
 
 # --- rendering in a fresh process: execution modes, missing and stale manifests ---------------------

@@ -44,7 +44,7 @@ PERSONAL_NAMES = set().union(*PERSONAL.values())
 LAYERS = {  # folder: (name prefixes, materialization, schema)
     "staging": (("stg_",), "view", "staging"),
     "intermediate": (("int_",), "view", "intermediate"),
-    "marts": (("dim_", "fct_"), "table", "marts"),
+    "marts": (("dim_", "fct_"), "table", "marts_candidate"),  # dbt writes the candidate; publish swaps it in
 }
 # Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
@@ -344,7 +344,7 @@ def test_dim_customers_has_one_row_per_crm_customer(built: psycopg.Connection[di
             "churned_at::date::text as churned_date, churn_type, subscription_count, pay_method, invoice_count, "
             "billed_amount_excl_tax::text, late_payment_count, failed_payment_count, complaint_count, "
             "open_complaint_count, survey_response_count, last_nps_score, last_nps_category "
-            "from marts.dim_customers"
+            "from marts_candidate.dim_customers"
         )
     }
     assert sorted(rows) == ["C1", "C2", "C3"]  # the orphan ticket's C404 is not a customer
@@ -398,7 +398,7 @@ def test_dim_customers_is_the_customer_360_as_of_the_data(built: psycopg.Connect
         "on_time_payment_rate::text, recent_complaint_count, recent_sla_breach_count, fcr_rate::text, "
         "last_csat_score, last_csat_scale_max, last_csat_category, recent_usage_day_count, "
         "network_experience_score::text, poor_coverage_share::text "
-        "from marts.dim_customers where customer_id = 'C1'"
+        "from marts_candidate.dim_customers where customer_id = 'C1'"
     ).fetchone()
     assert row == {
         "as_of_date": "2026-10-01",
@@ -423,7 +423,7 @@ def test_dim_customers_is_the_customer_360_as_of_the_data(built: psycopg.Connect
     }
     stages = {
         r["customer_id"]: r["lifecycle_stage"]
-        for r in built.execute("select customer_id, lifecycle_stage from marts.dim_customers")
+        for r in built.execute("select customer_id, lifecycle_stage from marts_candidate.dim_customers")
     }
     assert stages["C2"] == "churned"
 
@@ -441,7 +441,7 @@ def test_msisdn_token_is_a_keyed_hmac_sha256_that_joins_the_sources(built: psyco
     assert token["msisdn_token"] != hashlib.sha256(b"13800138001").hexdigest()  # keyed, not a bare hash
     day = built.execute(
         "select customer_day_id, subscriber_count, volume_mb::text, rsrp_quality_bin, is_poor_coverage, "
-        "experience_score from marts.fct_customer_experience_daily"
+        "experience_score from marts_candidate.fct_customer_experience_daily"
     ).fetchall()
     assert day == [
         {
@@ -461,7 +461,7 @@ def test_billing_and_network_facts(built: psycopg.Connection[dict[str, Any]]) ->
         r["customer_month_id"]: r
         for r in built.execute(
             "select customer_month_id, revenue_excl_tax::text, subscriber_days, subscriber_months::text, "
-            "late_payment_count, failed_payment_count, arpu::text from marts.fct_billing_monthly"
+            "late_payment_count, failed_payment_count, arpu::text from marts_candidate.fct_billing_monthly"
         )
     }
     assert billing["C1|2026-08"] == {
@@ -480,7 +480,8 @@ def test_billing_and_network_facts(built: psycopg.Connection[dict[str, Any]]) ->
         r["cell_day_id"]: r
         for r in built.execute(
             "select cell_day_id, hours_reported, call_setup_success_rate::text, call_drop_rate::text, "
-            "avg_rsrp_dbm::text, rsrp_quality_bin, poor_coverage_share::text from marts.fct_network_cell_daily"
+            "avg_rsrp_dbm::text, rsrp_quality_bin, poor_coverage_share::text "
+            "from marts_candidate.fct_network_cell_daily"
         )
     }
     assert cells == {
@@ -541,10 +542,10 @@ def test_staging_keeps_one_latest_row_per_key(built: psycopg.Connection[dict[str
 def test_no_personal_column_or_value_leaves_raw(built: psycopg.Connection[dict[str, Any]]) -> None:
     columns = built.execute(
         "select table_schema || '.' || table_name as relation, column_name from information_schema.columns "
-        "where table_schema in ('staging', 'intermediate', 'marts')"
+        "where table_schema in ('staging', 'intermediate', 'marts_candidate')"
     ).fetchall()
     relations = sorted({c["relation"] for c in columns})
-    assert "marts.dim_customers" in relations
+    assert "marts_candidate.dim_customers" in relations
     assert not [c for c in columns if c["column_name"] in PERSONAL_NAMES]
     for relation in relations:
         for sentinel in SENTINELS:
@@ -573,7 +574,7 @@ def test_incremental_facts_merge_late_data_and_snapshot_dates_a_plan_change(
         r["cell_day_id"]: r
         for r in built.execute(
             "select cell_day_id, hours_reported, call_attempts, poor_coverage_share::text "
-            "from marts.fct_network_cell_daily where cell_id = 'CELL1'"
+            "from marts_candidate.fct_network_cell_daily where cell_id = 'CELL1'"
         )
     }
     assert cells == {
@@ -606,4 +607,4 @@ def test_build_with_every_raw_table_empty(dbt_database: str) -> None:
         conn.execute(f"truncate {', '.join(_raw_tables())}")
     _build(dbt_database)
     with psycopg.connect(dbt_database) as conn:
-        assert conn.execute("select count(*) from marts.dim_customers").fetchone() == (0,)
+        assert conn.execute("select count(*) from marts_candidate.dim_customers").fetchone() == (0,)

@@ -35,7 +35,8 @@ from psycopg.rows import dict_row
 
 from telco_dw import config
 from telco_dw.simulate.world import SimConfig, generate
-from telco_dw.transform import dbt
+from telco_dw.transform.rebuild import rebuild
+from telco_dw.warehouse import publish
 
 pytestmark = pytest.mark.e2e
 
@@ -124,15 +125,15 @@ def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built(
     warehouse: config.Config, outbox: Path, landed_world, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """The world landed (every source, dirty records included), the PII token key held and ``dbt build``
-    run: the warehouse URL."""
+    """The world landed (every source, dirty records included), the PII token key held, the marts
+    built, audited and published (``rebuild``: what the transform DAG does): the warehouse URL."""
     from telco_dw.privacy import roles, tokens
 
     with landed_world(WAREHOUSE_DB, outbox, END, tmp_path_factory.mktemp("truth_landing")) as url:
         with psycopg.connect(url) as conn, conn.transaction():  # what the transform DAG's prepare_privacy does
             tokens.install(conn, tokens.key(warehouse))
             roles.apply(conn)
-        dbt.run(["build"], url)
+        rebuild(url)
         yield url
 
 
@@ -318,3 +319,73 @@ def test_every_mart_suite_passes_on_the_dirty_world_and_a_revenue_drift_fails_th
     assert [r.expectation for r in outcome.critical_failures] == [
         "unexpected_rows_expectation(billed revenue of each month equals the raw invoices' total)"
     ]
+
+
+# --- write-audit-publish: a fault that reaches the candidate (raw rows changed behind the landing
+# checks, so dbt builds it) blocks publishing when critical and is published and recorded when a warning.
+
+
+def _marts_fingerprint(url: str) -> dict[str, str]:
+    """Every published mart's rows, hashed in a fixed order: equal fingerprints, equal marts."""
+    with psycopg.connect(url) as conn:
+        tables = [t for (t,) in conn.execute("select tablename from pg_tables where schemaname = 'marts' order by 1")]
+        return {
+            t: conn.execute(
+                f"select md5(coalesce(string_agg(m::text, '|' order by m::text), '')) from marts.{t} m"
+            ).fetchone()[0]
+            for t in tables
+        }
+
+
+def _first_customer(conn: psycopg.Connection, table: str, where: str = "true") -> str:
+    return conn.execute(f"select min(customer_id) from {table} where {where}").fetchone()[0]
+
+
+def test_a_critical_fault_in_the_candidate_blocks_publishing_and_leaves_the_marts_unchanged(built: str) -> None:
+    before = _marts_fingerprint(built)
+    assert before and "dim_customers" in before
+    with psycopg.connect(built, autocommit=True) as conn:
+        published = publish.latest(conn)
+        customer = _first_customer(conn, "raw_survey.responses", "survey_type = 'nps'")
+        # an NPS of 11 (landing quarantines one, so it is written behind its back), restored afterwards
+        scores = conn.execute(
+            "update raw_survey.responses r set score = 11 from raw_survey.responses o "
+            "where r.ctid = o.ctid and r.survey_type = 'nps' and r.customer_id = %s returning r.ctid, o.score",
+            (customer,),
+        ).fetchall()
+        assert scores
+        try:
+            with pytest.raises(publish.PublishRefused) as refused:
+                rebuild(built, "test_warehouse_truth/critical")
+        finally:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "update raw_survey.responses set score = %s where ctid = %s", [(s, c) for c, s in scores]
+                )
+    message = str(refused.value)
+    assert "marts.dim_customers" in message and "last_nps_score" in message and "marts not published" in message
+    assert published is not None and published.run_id in message  # and which marts BI still sees
+    assert _marts_fingerprint(built) == before
+    with psycopg.connect(built) as conn:
+        assert conn.execute(
+            "select status, reason like '%%last_nps_score%%' from audit.publications where run_id = %s",
+            ("test_warehouse_truth/critical",),
+        ).fetchone() == ("refused", True)
+
+
+def test_a_warning_is_published_and_recorded(built: str) -> None:
+    with psycopg.connect(built, autocommit=True) as conn:
+        customer = _first_customer(conn, "raw_crm.subscriptions")
+        conn.execute("update raw_crm.subscriptions set monthly_fee = -1 where customer_id = %s", (customer,))
+    done = rebuild(built, "test_warehouse_truth/warning")  # raises if refused
+    assert done.status == "published" and done.tables["dim_customers"] > 0
+    with psycopg.connect(built) as conn:
+        assert conn.execute(
+            "select monthly_fee from marts.dim_customers where customer_id = %s", (customer,)
+        ).fetchone() == (-1,)
+        warnings = conn.execute(
+            "select suite, expectation from audit.dq_results "
+            "where run_id = %s and severity = 'warning' and not success",
+            ("test_warehouse_truth/warning",),
+        ).fetchall()
+    assert ("marts.dim_customers", "expect_column_values_to_be_between(column=monthly_fee, min_value=0)") in warnings

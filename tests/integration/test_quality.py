@@ -271,6 +271,32 @@ def test_the_data_docs_index_links_every_suite_and_opens_offline(scratch: Scratc
     assert pages and not [p for p in pages if remote.search(p.read_text(encoding="utf-8"))]
 
 
+def test_the_data_docs_are_mirrored_to_an_fsspec_url(scratch: Scratch, tmp_path, caplog) -> None:
+    import dataclasses
+
+    import psycopg
+
+    from telco_dw import config
+    from telco_dw.quality import docs
+
+    scratch.insert(CLEAN_ROWS)
+    run_suite(scratch.url, scratch.spec, scratch.run_id)
+    cfg = dataclasses.replace(config.load(), quality_docs_url=f"file://{tmp_path}/evidence/quality")
+    with psycopg.connect(scratch.url) as conn:
+        docs.publish(conn, cfg)
+    local = {p.relative_to(docs.site(cfg)) for p in docs.site(cfg).rglob("*") if p.is_file()}
+    mirrored = {
+        p.relative_to(tmp_path / "evidence" / "quality") for p in (tmp_path / "evidence").rglob("*") if p.is_file()
+    }
+    assert local and mirrored == local
+    assert docs.mirror(docs.site(cfg), cfg.quality_docs_url) == sum(
+        p.name == "index.html" for p in local
+    )  # the rest is there
+
+    assert docs.mirror(docs.site(cfg), "sftp://dq:s3cret@127.0.0.1:1/quality") == 0  # logged, never raised
+    assert "not copied to sftp://dq:***@127.0.0.1:1/quality" in caplog.text and "s3cret" not in caplog.text
+
+
 def test_missing_table_is_a_user_error_naming_it(scratch: Scratch) -> None:
     spec = scratch.spec.targeting(table="no_such_table")
 
@@ -288,7 +314,7 @@ def test_operator_fails_the_task_on_critical_failure(scratch: Scratch, monkeypat
     operator = GXValidateOperator(
         task_id="validate_marts",
         suite="marts.dim_customers",
-        target_schema=scratch.schema,
+        schemas={"marts": scratch.schema},
         conn_id="test_quality_warehouse",
     )
     run_id = scratch.run_id.split("/", 1)[1]

@@ -58,6 +58,22 @@ def test_targeting_keeps_the_checks_and_rejects_odd_identifiers() -> None:
         SuiteSpec(name="x", schema="marts; drop table x", table="t", build=_no_suite)  # type: ignore[arg-type]
 
 
+def test_a_relationship_check_reads_the_dimension_of_the_schema_it_validates() -> None:
+    """The candidate's facts are checked against the candidate's dim_customers, not the published one."""
+    spec = get_suite("marts.fct_complaints")
+    queries = {
+        schema: [
+            q
+            for e in spec.targeting(schema=schema).suite().expectations
+            if (q := getattr(e, "unexpected_rows_query", None))
+        ]
+        for schema in ("marts", "marts_candidate")
+    }
+    assert any("marts_candidate.dim_customers" in q for q in queries["marts_candidate"])
+    assert any(" marts.dim_customers" in q for q in queries["marts"])
+    assert not [q for qs in queries.values() for q in qs if "__schema__" in q]
+
+
 def test_expectation_summary_puts_the_column_first_and_drops_noise() -> None:
     text = summarize_expectation(
         "expect_column_values_to_be_between",

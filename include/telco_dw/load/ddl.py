@@ -60,6 +60,14 @@ create table if not exists audit.privacy_actions (
     detail          jsonb not null default '{}',
     acted_at        timestamptz not null default now()
 );
+create table if not exists audit.publications (
+    run_id          text primary key,
+    status          text not null check (status in ('building', 'published', 'refused')),
+    started_at      timestamptz not null,
+    finished_at     timestamptz,
+    tables          jsonb not null default '{}',
+    reason          text
+);
 create table if not exists audit.task_failures (
     failed_at       timestamptz not null default now(),
     dag_id          text not null,

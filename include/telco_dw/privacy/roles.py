@@ -7,7 +7,7 @@
 |---|---|
 | ``dw_loader`` | write the raw, quarantine and audit schemas (the ingest DAGs) |
 | ``dw_transformer`` | read raw, write staging to marts (dbt), call ``privacy.token``/``scrub`` |
-| ``bi_reader`` | read ``marts`` and nothing else |
+| ``bi_reader`` | read ``marts`` and nothing else (not ``marts_candidate``: unaudited) |
 | ``compliance_auditor`` | read ``audit`` (ledger, failures, quality results) and nothing else |
 
 The roles can log in without a password, which the embedded server (127.0.0.1, trust) accepts; on a
@@ -62,6 +62,13 @@ def statements() -> list[str]:
     for schema in BUILT:
         out += _schema_grants(schema, "dw_transformer", write, create=True)
     out += _schema_grants("marts", "bi_reader", "select", create=False)
+    # the candidate is what dbt just built, unaudited (write-audit-publish, telco_dw.warehouse.publish);
+    # after a publish it holds the previous marts, whose schema privileges came along with its oid
+    out += [
+        "revoke all on schema marts_candidate from bi_reader",
+        "revoke all on all tables in schema marts_candidate from bi_reader",
+        "alter default privileges in schema marts_candidate revoke all on tables from bi_reader",
+    ]
     out += _schema_grants("audit", "compliance_auditor", "select", create=False)
     out += [
         "create schema if not exists privacy",

@@ -11,6 +11,9 @@
   description, its latest run with counts and verdict from ``audit.dq_results``, linking GX's page
   of the suite and of its latest validation. No script, no external resource.
 
+With ``QUALITY_DOCS_URL`` set, :func:`publish` also copies the site to that fsspec URL (object
+storage, a shared folder), so reviewers read it where production keeps its evidence.
+
 Validation results hold counts only (see :mod:`.results`), so neither page shows a row value.
 """
 
@@ -121,8 +124,55 @@ def write_index(conn: psycopg.Connection, cfg: Config) -> Path:
 
 
 def publish(conn: psycopg.Connection, cfg: Config, since: datetime | None = None) -> Path:
-    """After a validation: GX's pages made offline, the index rewritten. Returns the index's path."""
+    """After a validation: GX's pages made offline, the index rewritten, the site mirrored to
+    ``QUALITY_DOCS_URL`` when set. Returns the local index's path."""
     gx_root = gx_site(cfg)
     if gx_root.is_dir():
         offline(gx_root, since)
-    return write_index(conn, cfg)
+    page = write_index(conn, cfg)
+    if cfg.quality_docs_url:
+        mirror(site(cfg), cfg.quality_docs_url)
+    return page
+
+
+def _shown(url: str) -> str:
+    """``url`` without a password, for logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+def mirror(folder: Path, url: str) -> int:
+    """Copy every file of ``folder`` that ``url`` (fsspec) lacks or holds with another size, and the
+    index pages (rewritten on every run). Returns the number of files copied.
+
+    A failure is logged, not raised: the evidence is in ``audit.dq_results`` and the local site, and
+    a storage outage must not fail a quality gate; the next validation copies what was missed.
+    """
+    import logging
+
+    import fsspec
+
+    log = logging.getLogger(__name__)
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+        remote = (
+            {path[len(root.rstrip("/")) + 1 :]: info.get("size") for path, info in fs.find(root, detail=True).items()}
+            if fs.exists(root)
+            else {}
+        )
+        copied = 0
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = path.relative_to(folder).as_posix()
+            if remote.get(name) != path.stat().st_size or path.name == "index.html":
+                fs.makedirs(f"{root.rstrip('/')}/{path.parent.relative_to(folder).as_posix()}", exist_ok=True)
+                fs.put_file(str(path), f"{root.rstrip('/')}/{name}")
+                copied += 1
+    except Exception as exc:  # any filesystem's error: see the docstring
+        log.error("quality Data Docs not copied to %s: %s (the local site is %s)", _shown(url), exc, folder)
+        return 0
+    log.info("quality Data Docs: %d files copied to %s", copied, _shown(url))
+    return copied

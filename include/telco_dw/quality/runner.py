@@ -191,7 +191,7 @@ def _validate(url: str, spec: SuiteSpec, home: Path, site: Path) -> list[Expecta
     return [r for _, r in results]
 
 
-def run_suite(target: Config | str, spec: SuiteSpec, run_id: str) -> ValidationOutcome:
+def run_suite(target: Config | str, spec: SuiteSpec, run_id: str, publish_docs: bool = True) -> ValidationOutcome:
     """Validate ``spec``'s table with GX Core and record one ``audit.dq_results`` row per expectation.
 
     Guarantees:
@@ -204,7 +204,9 @@ def run_suite(target: Config | str, spec: SuiteSpec, run_id: str) -> ValidationO
       :func:`telco_dw.quality.failure_message`). It raises :class:`UserError` when the warehouse is
       unreachable, the table does not exist, or the suite is malformed.
 
-    ``target`` is a :class:`Config` (its warehouse) or a PostgreSQL URL with a TCP host.
+    ``target`` is a :class:`Config` (its warehouse) or a PostgreSQL URL with a TCP host. With
+    ``publish_docs`` the Data Docs are rewritten after it (a gate of several suites rewrites them
+    once, at its end: :func:`telco_dw.quality.gate.validate`).
     """
     url = libpq_url(target)
     if not run_id:
@@ -223,7 +225,8 @@ def run_suite(target: Config | str, spec: SuiteSpec, run_id: str) -> ValidationO
     )
     with _connect(url) as conn:
         store(conn, outcome)
-        docs.publish(conn, settings, since=validated_at)
+        if publish_docs:
+            docs.publish(conn, settings, since=validated_at)
     log.info(
         "GX suite %s on %s (run %s): %s",
         outcome.suite,

@@ -32,6 +32,11 @@ SEVERITIES: Final[tuple[Severity, ...]] = (CRITICAL, WARNING)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
+SAME_SCHEMA: Final = "__schema__"
+"""Written in a SQL check (``unexpected_rows_query``) where another table of the validated table's
+schema is read: ``__schema__.dim_customers``. :meth:`SuiteSpec.suite` replaces it with the schema the
+suite targets, so a relationship check of the candidate marts reads the candidate's dimension."""
+
 E = TypeVar("E", bound="Expectation")
 
 
@@ -111,11 +116,16 @@ class SuiteSpec:
         return dataclasses.replace(self, row_filter=f"_batch_id in ({listed})")
 
     def suite(self) -> ExpectationSuite:
-        """Build the GX suite and check it: its name is ``self.name``, it has at least one expectation,
+        """Build the GX suite (``__schema__`` in its SQL checks made ``self.schema``) and check it: its
+        name is ``self.name``, it has at least one expectation,
         and every expectation has a severity of ``critical`` or ``warning`` in ``meta`` that agrees with
         GX's own ``severity`` field. Raises :class:`SuiteDefinitionError` naming the faulty check.
         """
         built = self.build()
+        for expectation in built.expectations:
+            query = getattr(expectation, "unexpected_rows_query", None)
+            if isinstance(query, str) and SAME_SCHEMA in query:
+                expectation.unexpected_rows_query = query.replace(SAME_SCHEMA, self.schema)  # type: ignore[attr-defined]
         if built.name != self.name:
             raise SuiteDefinitionError(
                 f"suite {self.name!r} builds a GX suite named {built.name!r}; make the names equal in expectations/."

@@ -1,0 +1,222 @@
+"""Write-audit-publish of the marts (``DESIGN.md`` §3): dbt writes ``marts_candidate``, the quality
+gate audits it, and only a candidate with passing evidence replaces ``marts``, in one transaction.
+
+One row per transform run in ``audit.publications`` (``building`` → ``published`` or ``refused``):
+
+- :func:`begin`, before dbt: records the build. The candidate schema must start from data that
+  passed a gate, because dbt's incremental facts extend what they find there. After a publish it
+  holds the marts published before (they passed); if the latest build was never published (a
+  failed build, a refused candidate), its leftovers are dropped and the incremental facts are
+  rebuilt in full.
+- :func:`publish`, after the gate: refuses unless every gate suite has evidence in
+  ``audit.dq_results`` for this run, on the candidate, since :func:`begin`, without a failed
+  critical check; then swaps the two schemas (``marts`` ⇄ ``marts_candidate``) and re-applies the
+  roles' grants, in one transaction: a BI query sees the old marts or the new ones, never a mix,
+  never a failing build. A refusal leaves ``marts`` exactly as it was and says why.
+
+Tables and their grants move with their schema (dbt grants ``select`` on each mart to
+``bi_reader``; ``bi_reader`` has ``usage`` on ``marts`` only, never on the candidate). Views of
+your own over the marts follow the table they were created on, so re-create them after a publish
+or build them in dbt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from telco_dw.errors import UserError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from telco_dw.quality.spec import SuiteSpec
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = "marts"
+CANDIDATE = "marts_candidate"
+GATE_SUITES = ("pii.*", "marts.*")
+"""What a candidate must pass: no personal value anywhere past raw (the PII suites of staging,
+snapshots and the candidate marts), and the mart suites."""
+CANDIDATE_SCHEMAS = {PUBLISHED: CANDIDATE}
+"""Suites declared on ``marts`` validate the candidate (``telco_dw.quality.gate.select``)."""
+
+_LOCK = "select pg_advisory_xact_lock(hashtextextended('telco_dw.publish', 0))"
+
+
+class PublishRefused(UserError):
+    """The candidate lacks passing evidence: ``marts`` was left as it was. ``reason`` says why."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Publication:
+    run_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    tables: dict[str, int] = field(default_factory=dict)
+    """Published table -> rows (planner statistics, fresh: every mart is analysed after its build)."""
+    reason: str | None = None
+
+
+def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
+    return conn.execute("select to_regnamespace(%s) is not null", (schema,)).fetchone()[0]  # type: ignore[index]
+
+
+def begin(conn: psycopg.Connection, run_id: str) -> bool:
+    """Record that ``run_id`` builds the candidate; drop the candidate first when the latest build
+    was never published. Returns whether it was dropped. Call inside a transaction; safe to repeat
+    for the same run (a retried task)."""
+    conn.execute(_LOCK)
+    latest = conn.execute(
+        "select run_id, status from audit.publications where run_id <> %s order by started_at desc limit 1",
+        (run_id,),
+    ).fetchone()
+    mine = conn.execute("select status from audit.publications where run_id = %s", (run_id,)).fetchone()
+    unvalidated = (latest is None or latest[1] != "published") and mine is None
+    dropped = unvalidated and _schema_exists(conn, CANDIDATE)
+    if dropped:
+        why = f"run {latest[0]} left it {latest[1]}" if latest else "no publish is on record"
+        log.warning("dropping %s (%s): its incremental facts will be rebuilt in full", CANDIDATE, why)
+        conn.execute(f"drop schema {CANDIDATE} cascade")
+    conn.execute(
+        "insert into audit.publications (run_id, status, started_at) values (%s, 'building', now()) "
+        "on conflict (run_id) do update set status = 'building', finished_at = null, reason = null "
+        "where publications.status <> 'published'",
+        (run_id,),
+    )
+    return dropped
+
+
+def _refused(conn: psycopg.Connection, reason: str) -> PublishRefused:
+    current = latest(conn)
+    kept = (
+        f"marts stay as published by run {current.run_id} at {current.finished_at:%Y-%m-%d %H:%M:%S %Z}"
+        if current and current.finished_at
+        else "marts stay as they were"
+    )
+    return PublishRefused(f"marts not published ({kept}): {reason}", reason)
+
+
+def _evidence_gaps(conn: psycopg.Connection, run_id: str, since: datetime, gate: Sequence[SuiteSpec]) -> list[str]:
+    """What keeps the candidate of ``run_id`` from being published; empty when nothing does."""
+    rows = conn.execute(
+        "select suite, table_name, expectation, observed_value, severity = 'critical' and not success "
+        "from audit.dq_results where run_id = %s and validated_at >= %s",
+        (run_id, since),
+    ).fetchall()
+    validated = {(suite, table) for suite, table, *_ in rows}
+    gaps = [
+        f"{spec.name} has no result on {spec.qualified_table} in this run (did dbt or the validation fail before it?)"
+        for spec in gate
+        if (spec.name, spec.qualified_table) not in validated
+    ]
+    gaps += [
+        f"{suite} on {table}: {expectation} failed (observed {observed})"
+        for suite, table, expectation, observed, failed in rows
+        if failed
+    ]
+    return gaps
+
+
+def publish(conn: psycopg.Connection, run_id: str, gate: Sequence[SuiteSpec]) -> Publication:
+    """Swap the candidate of ``run_id`` into ``marts`` if every suite of ``gate`` (aimed at the
+    candidate) passed in this run; else raise :class:`PublishRefused` naming the failed or missing
+    checks (:func:`publish_or_refuse` also records it). Call inside a transaction. Publishing an
+    already published run returns it."""
+    conn.execute(_LOCK)
+    row = conn.execute("select status, started_at from audit.publications where run_id = %s", (run_id,)).fetchone()
+    if row is None:
+        raise _refused(conn, f"run {run_id} built no candidate (publish.begin was not called before dbt)")
+    status, started_at = row
+    if status == "published":
+        return _load(conn, run_id)
+    if not _schema_exists(conn, CANDIDATE):
+        raise _refused(conn, f"schema {CANDIDATE} does not exist: dbt built nothing")
+    gaps = _evidence_gaps(conn, run_id, started_at, gate)
+    if gaps:
+        shown = gaps[:10] + ([f"... and {len(gaps) - 10} more"] if len(gaps) > 10 else [])
+        raise _refused(conn, "; ".join(shown))
+    from telco_dw.privacy import roles
+
+    had_marts = _schema_exists(conn, PUBLISHED)
+    if had_marts:
+        conn.execute(f"alter schema {PUBLISHED} rename to {PUBLISHED}_previous")
+    conn.execute(f"alter schema {CANDIDATE} rename to {PUBLISHED}")
+    if had_marts:
+        conn.execute(f"alter schema {PUBLISHED}_previous rename to {CANDIDATE}")
+    roles.apply(conn)  # schema privileges stay with the schema's oid: grant marts, revoke the candidate
+    tables = {
+        name: max(int(rows), 0)
+        for name, rows in conn.execute(
+            "select c.relname, c.reltuples from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relkind in ('r', 'p') order by 1",
+            (PUBLISHED,),
+        )
+    }
+    conn.execute(
+        "update audit.publications set status = 'published', finished_at = now(), tables = %s where run_id = %s",
+        (json.dumps(tables), run_id),
+    )
+    log.info("published the candidate of run %s into %s: %s", run_id, PUBLISHED, tables)
+    return _load(conn, run_id)
+
+
+def refuse(conn: psycopg.Connection, run_id: str, reason: str) -> None:
+    """Record that the candidate of ``run_id`` will not be published, and why. Call in a transaction."""
+    conn.execute(_LOCK)
+    conn.execute(
+        "update audit.publications set status = 'refused', finished_at = now(), reason = %s "
+        "where run_id = %s and status <> 'published'",
+        (reason, run_id),
+    )
+
+
+def publish_or_refuse(url: str, run_id: str, gate: Sequence[SuiteSpec]) -> Publication:
+    """:func:`publish` in a transaction of its own; a refusal is recorded (:func:`refuse`), then raised."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        try:
+            with conn.transaction():
+                return publish(conn, run_id, gate)
+        except PublishRefused as refused:
+            with conn.transaction():  # the swap's transaction was rolled back with the exception
+                refuse(conn, run_id, refused.reason)
+            raise
+
+
+def discard(conn: psycopg.Connection) -> None:
+    """Drop the candidate (after an erasure: it holds the marts published before, with the erased
+    customer's derived rows). The next build rebuilds every incremental fact. Call in a transaction."""
+    conn.execute(_LOCK)
+    conn.execute(f"drop schema if exists {CANDIDATE} cascade")
+
+
+def _load(conn: psycopg.Connection, run_id: str) -> Publication:
+    row = conn.execute(
+        "select run_id, status, started_at, finished_at, tables, reason from audit.publications where run_id = %s",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        raise UserError(f"no publication of run {run_id} in audit.publications")
+    return Publication(
+        run_id=row[0], status=row[1], started_at=row[2], finished_at=row[3], tables=dict(row[4] or {}), reason=row[5]
+    )
+
+
+def latest(conn: psycopg.Connection) -> Publication | None:
+    """The latest published run, or None before the first publish."""
+    row = conn.execute(
+        "select run_id from audit.publications where status = 'published' order by finished_at desc limit 1"
+    ).fetchone()
+    return _load(conn, row[0]) if row else None

@@ -1,0 +1,171 @@
+"""Write-audit-publish's rules (``telco_dw.warehouse.publish``), on a database of its own: only a
+candidate with passing evidence of its own run replaces ``marts``, whole and with its grants; a
+refusal leaves ``marts`` as it was and says why; a build never published is not built upon.
+
+The evidence is written into ``audit.dq_results`` here as the gate writes it; the real gate (GX on a
+dbt build) is exercised end to end in ``tests/e2e/test_warehouse_truth.py`` and ``test_pipeline.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from telco_dw.load import ddl
+from telco_dw.privacy import roles
+from telco_dw.quality import DQ_RESULTS_DDL, SuiteSpec
+from telco_dw.warehouse import publish
+from telco_dw.warehouse.connection import connect, warehouse_url
+
+pytestmark = pytest.mark.integration
+
+DATABASE = "telco_dw_publish_test"
+GATE = [
+    SuiteSpec(name=f"marts.{t}", schema="marts", table=t, build=lambda: None).targeting(schema="marts_candidate")  # type: ignore[arg-type,return-value]
+    for t in ("dim_probe", "fct_probe")
+]
+
+
+@pytest.fixture(scope="module")
+def url(warehouse) -> Iterator[str]:
+    with connect(warehouse, "postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{DATABASE}" with (force)')
+        conn.execute(f'create database "{DATABASE}"')
+    target = warehouse_url(warehouse, DATABASE)
+    with psycopg.connect(target) as conn, conn.transaction():
+        ddl.ensure_all(conn)
+        conn.execute(DQ_RESULTS_DDL)
+    yield target
+    with connect(warehouse, "postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{DATABASE}" with (force)')
+
+
+@pytest.fixture
+def conn(url: str) -> Iterator[psycopg.Connection]:
+    """Autocommit connection to a warehouse with no marts, no candidate and no history."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop schema if exists marts cascade; drop schema if exists marts_candidate cascade")
+        conn.execute("truncate audit.publications, audit.dq_results")
+        with conn.transaction():
+            roles.apply(conn)
+        yield conn
+
+
+def _build(conn: psycopg.Connection, run_id: str, value: int) -> None:
+    """What dbt does between begin and publish: (re)create the candidate's tables."""
+    with conn.transaction():
+        publish.begin(conn, run_id)
+    conn.execute("create schema if not exists marts_candidate")
+    for table in ("dim_probe", "fct_probe"):
+        conn.execute(f"drop table if exists marts_candidate.{table}")
+        conn.execute(f"create table marts_candidate.{table} as select {value} as v")
+        conn.execute(f"grant select on marts_candidate.{table} to bi_reader")  # dbt's +grants
+
+
+def _evidence(conn: psycopg.Connection, run_id: str, failed: str | None = None, when: datetime | None = None) -> None:
+    """One gate result per suite, as ``telco_dw.quality`` stores it; ``failed``: that suite's check fails."""
+    for spec in GATE:
+        conn.execute(
+            "insert into audit.dq_results values (%s, %s, %s, %s, 'critical', %s, %s, %s)",
+            (
+                run_id,
+                spec.name,
+                spec.qualified_table,
+                "expect_column_values_to_be_unique(column=v)",
+                spec.name != failed,
+                "0 of 1 rows unexpected" if spec.name != failed else "1 of 2 rows unexpected (50%)",
+                when or datetime.now(UTC),
+            ),
+        )
+
+
+def _published(conn: psycopg.Connection) -> int:
+    return conn.execute("select v from marts.dim_probe").fetchone()[0]
+
+
+def _as_bi_reader(conn: psycopg.Connection, statement: str) -> list[tuple]:
+    with conn.transaction():
+        conn.execute("set local role bi_reader")
+        return conn.execute(statement).fetchall()
+
+
+def test_a_passing_candidate_replaces_the_marts_whole_and_only_marts_are_readable(url, conn):
+    _build(conn, "t/1", 1)
+    _evidence(conn, "t/1")
+    done = publish.publish_or_refuse(url, "t/1", GATE)
+    assert done.status == "published" and set(done.tables) == {"dim_probe", "fct_probe"}
+    _build(conn, "t/2", 2)  # the candidate now starts from the published marts: nothing dropped
+    _evidence(conn, "t/2")
+    publish.publish_or_refuse(url, "t/2", GATE)
+
+    assert _as_bi_reader(conn, "select v from marts.dim_probe union all select v from marts.fct_probe") == [(2,), (2,)]
+    assert conn.execute("select v from marts_candidate.dim_probe").fetchone() == (1,)  # the marts before
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_bi_reader(conn, "select v from marts_candidate.dim_probe")
+    assert publish.latest(conn).run_id == "t/2"  # type: ignore[union-attr]
+
+
+def test_a_failed_critical_check_is_refused_naming_it_and_marts_stay(url, conn):
+    _build(conn, "t/1", 1)
+    _evidence(conn, "t/1")
+    publish.publish_or_refuse(url, "t/1", GATE)
+    _build(conn, "t/2", 2)
+    _evidence(conn, "t/2", failed="marts.fct_probe")
+
+    with pytest.raises(publish.PublishRefused) as refused:
+        publish.publish_or_refuse(url, "t/2", GATE)
+    message = str(refused.value)
+    assert "marts stay as published by run t/1" in message
+    assert "marts.fct_probe on marts_candidate.fct_probe" in message and "1 of 2 rows unexpected" in message
+    assert _published(conn) == 1
+    assert conn.execute("select status from audit.publications where run_id = 't/2'").fetchone() == ("refused",)
+
+
+def test_missing_or_stale_evidence_is_refused(url, conn):
+    _build(conn, "t/1", 1)
+    _evidence(conn, "t/1", when=datetime.now(UTC) - timedelta(hours=1))  # from before this build began
+    with pytest.raises(publish.PublishRefused, match=r"marts\.dim_probe has no result on marts_candidate\.dim_probe"):
+        publish.publish_or_refuse(url, "t/1", GATE)
+    with pytest.raises(publish.PublishRefused, match="built no candidate"):
+        publish.publish_or_refuse(url, "t/never-began", GATE)
+    assert conn.execute("select count(*) from pg_tables where schemaname = 'marts'").fetchone() == (0,)
+
+
+def test_a_warning_does_not_block(url, conn):
+    _build(conn, "t/1", 1)
+    _evidence(conn, "t/1")
+    conn.execute(
+        "insert into audit.dq_results values ('t/1', 'marts.dim_probe', 'marts_candidate.dim_probe', "
+        "'expect_column_values_to_be_between(column=v, min_value=5)', 'warning', false, '1 of 1', now())"
+    )
+    assert publish.publish_or_refuse(url, "t/1", GATE).status == "published"
+    assert _published(conn) == 1
+
+
+def test_a_build_never_published_is_dropped_before_the_next_one(url, conn):
+    _build(conn, "t/1", 1)
+    _evidence(conn, "t/1")
+    publish.publish_or_refuse(url, "t/1", GATE)
+    _build(conn, "t/2", 2)  # refused: its candidate holds unaudited rows
+    _evidence(conn, "t/2", failed="marts.dim_probe")
+    with pytest.raises(publish.PublishRefused):
+        publish.publish_or_refuse(url, "t/2", GATE)
+
+    with conn.transaction():
+        assert publish.begin(conn, "t/3") is True
+    assert conn.execute("select to_regnamespace('marts_candidate')").fetchone() == (None,)
+    with conn.transaction():
+        assert publish.begin(conn, "t/3") is False  # a retried task: same run, nothing dropped twice
+
+
+def test_publishing_twice_is_a_no_op(url, conn):
+    _build(conn, "t/1", 1)
+    _evidence(conn, "t/1")
+    first = publish.publish_or_refuse(url, "t/1", GATE)
+    again = publish.publish_or_refuse(url, "t/1", GATE)
+    assert again == first and _published(conn) == 1
+    # a second swap would have put the published tables back into the candidate
+    assert conn.execute("select to_regclass('marts_candidate.dim_probe')").fetchone() == (None,)

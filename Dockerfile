@@ -36,6 +36,7 @@ COPY --chown=airflow:0 dags/ dags/
 COPY --chown=airflow:0 plugins/ plugins/
 COPY --chown=airflow:0 dbt_project/ dbt_project/
 COPY --chown=airflow:0 expectations/ expectations/
+COPY --chown=airflow:0 deploy/kubernetes/ deploy/kubernetes/
 # Editable install: telco_dw finds its checkout (dags/, dbt_project/) at /opt/telco-dw, where
 # docker-compose.yml mounts the working copies of those folders over the copies baked in here.
 RUN python -m uv sync --frozen --no-dev --python /usr/local/bin/python3.11 \

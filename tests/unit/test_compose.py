@@ -394,7 +394,9 @@ def test_secrets_are_required_and_not_in_the_repository(raw: dict[str, Any]) -> 
 def _named_in_docs(text: str) -> set[str]:
     names = set(re.findall(r"^\| `([a-z][a-z0-9-]*)` \|", text, re.M))  # the services table
     names |= set(
-        re.findall(r"docker compose (?:exec|logs|run --rm|restart|stop|start)(?: -\w+)* ([a-z][a-z0-9-]*)", text)
+        re.findall(
+            r"docker compose (?:exec|logs|run|restart|stop|start)(?: --?[\w-]+(?: \d+)?)* ([a-z][a-z0-9-]*)", text
+        )
     )
     names |= set(re.findall(r"--scale ([a-z][a-z0-9-]*)=", text))
     return names

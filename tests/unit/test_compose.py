@@ -68,8 +68,9 @@ DIFFERS_FROM_NATIVE = {
 }
 """Variables of the native environment whose compose value differs by design; every other one is equal."""
 
-IMAGE_ENTRYPOINT_VARS = {"DUMB_INIT_SETSID"}
-"""Read by the official Airflow image's entrypoint (warm shutdown of Celery workers)."""
+IMAGE_ENTRYPOINT_VARS = {"DUMB_INIT_SETSID", "CONNECTION_CHECK_MAX_COUNT"}
+"""Read by the official Airflow image's entrypoint: warm shutdown of Celery workers; skip the metadata
+database check (the simulators have none)."""
 
 POSTGRES_IMAGE_VARS = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
 

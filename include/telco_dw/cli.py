@@ -342,17 +342,43 @@ def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--rate-429", type=float, default=0.0, callback=_rate, help="Share of CRM API requests answered 429.")
 @click.option("--rate-5xx", type=float, default=0.0, callback=_rate, help="Share answered 500/502/503.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the CRM API's fault draws.")
-def sources_serve(through: str | None, rate_429: float, rate_5xx: float, seed: int) -> None:
-    """Start the CRM API simulator, advance billing_src and deliver the files due before a day."""
+@click.option(
+    "--foreground",
+    is_flag=True,
+    help="Serve the CRM API in this process until SIGTERM (a container's main process) instead of in the background.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --foreground: address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="With --foreground: the CRM API's port.")
+def sources_serve(
+    through: str | None, rate_429: float, rate_5xx: float, seed: int, foreground: bool, host: str, port: int
+) -> None:
+    """Start the CRM API simulator, advance billing_src and deliver the files due before a day.
+
+    With --foreground (docker-compose's `sources` service) the CRM API is served by this process on
+    --host:--port, with the bearer token CRM_API_TOKEN, until it is stopped.
+    """
     from telco_dw.sources import serve
 
     cfg = config.load()
     day = _date(through, "--through") if through else _simulation_end(cfg)
     with _step(f"serving the simulated sources before {day}"):
-        state = serve.present(cfg, day, rate_429=rate_429, rate_5xx=rate_5xx, seed=seed)
+        state = serve.present(cfg, day, rate_429=rate_429, rate_5xx=rate_5xx, seed=seed, start_crm=not foreground)
     console.print(
-        f"  CRM API {state['crm_api']} (token in {serve.token_path(cfg)}), billing_src rows "
-        f"{state['billing_rows']}, {state['files_delivered']} file(s) delivered into {cfg.landing}"
+        f"  billing_src rows {state['billing_rows']}, {state['files_delivered']} file(s) delivered into {cfg.landing}"
+    )
+    if not foreground:
+        console.print(f"  CRM API {state['crm_api']} (token in {serve.token_path(cfg)})")
+        return
+    serve.serve_crm_foreground(
+        cfg,
+        cfg.outbox,
+        datetime.combine(day, datetime.min.time(), tzinfo=UTC),
+        host=host,
+        port=port,
+        rate_429=rate_429,
+        rate_5xx=rate_5xx,
+        seed=seed,
+        ready=lambda url: console.print(f"  CRM API listening on {url} until stopped (SIGTERM)"),
     )
 
 

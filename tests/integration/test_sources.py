@@ -4,6 +4,7 @@ export with its mapping, the billing OLTP database, and file delivery (late file
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,49 @@ def test_files_are_delivered_when_due_and_late_ones_later(outbox, tmp_path):
     assert (landing / rel).exists()
     with (landing / rel).open("rb") as handle:
         assert handle.read(2) in (b"\x1f\x8b", b'{"')  # gzip CSV or JSON Lines
+
+
+def test_serve_in_the_foreground_as_a_containers_main_process(outbox, tmp_path):
+    """`sources serve --foreground` (docker-compose's `sources` service): files delivered, then the CRM
+    API served by the command itself on the given address with CRM_API_TOKEN, until SIGTERM."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "TELCO_DW_HOME": str(tmp_path / "home"),
+        "TELCO_DW_OUTBOX": str(outbox),
+        "LANDING_URL": str(tmp_path / "landing"),
+        "CRM_API_TOKEN": "compose-token",
+        "BILLING_SOURCE_URL": "postgresql://billing@127.0.0.1:9/real",  # a "real" billing system: left alone
+    }
+    command = [str(Path(sys.executable).with_name("telco-dw")), "sources", "serve", "--foreground",
+               "--host", "0.0.0.0", "--port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                time.sleep(0.2)
+        ids = [r["customer_id"] for p in iter_pages(f"http://127.0.0.1:{port}", "compose-token", "customers", None, 500)
+               for r in p.records]  # fmt: skip
+        end = datetime.combine(START + timedelta(days=WORLD.days), datetime.min.time(), tzinfo=UTC)
+        assert ids == [rid for _, rid, _ in load_latest(outbox, "customers", end)]
+        assert any((tmp_path / "landing" / "survey").rglob("*.jsonl"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+    assert f"CRM API listening on http://0.0.0.0:{port}" in out
+    assert "billing_src rows (real system, not simulated)" in out  # BILLING_SOURCE_URL: not touched

@@ -10,6 +10,11 @@
 - network and survey: the files due before the date are delivered into ``LANDING_URL``.
 
 A source configured as a real system (``CRM_API_URL``, ``BILLING_SOURCE_URL``) is left alone.
+
+In a container (``docker-compose.yml``, service ``sources``) ``telco-dw sources serve --foreground``
+does the same but serves the CRM API in its own process, on the address and port given, until
+SIGTERM: :func:`serve_crm_foreground`, with the bearer token ``CRM_API_TOKEN`` that the Airflow
+connection ``crm_api`` also holds.
 Only a process whose command line is the CRM simulator's is ever signalled (a stale pid file
 pointing at a reused pid is ignored).
 """
@@ -28,9 +33,13 @@ import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telco_dw.config import Config
 from telco_dw.errors import UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CRM_MODULE = "telco_dw.sources.crm.api"
 START_TIMEOUT_S = 120.0  # loading 100k customers' change logs takes a few seconds; be generous
@@ -156,6 +165,50 @@ def start_crm_api(
     raise UserError(f"the CRM simulator did not answer on {url} within {START_TIMEOUT_S:.0f} s; see {log_path}")
 
 
+def serve_crm_foreground(
+    cfg: Config,
+    outbox: Path,
+    as_of: datetime | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    rate_429: float = 0.0,
+    rate_5xx: float = 0.0,
+    seed: int = 0,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the CRM simulator over ``outbox`` in this process until SIGTERM or SIGINT.
+
+    The bearer token is ``CRM_API_TOKEN`` when set (a deployment gives the same value to the
+    ``crm_api`` connection), else the generated token file. ``ready`` is called with the URL once it
+    listens. Raises UserError when the outbox has no CRM or the port is taken.
+    """
+    import threading
+
+    from telco_dw.sources.crm.api import CrmApiServer
+
+    if not (outbox / "crm").is_dir():
+        raise UserError(f"{outbox} holds no simulated CRM: run `telco-dw simulate` first")
+    token = cfg.crm_api_token or _token(cfg)
+    try:
+        api = CrmApiServer(
+            outbox, token, port=port, as_of=as_of, rate_429=rate_429, rate_5xx=rate_5xx, seed=seed, host=host
+        )
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port} for the CRM simulator ({exc}): use another --port") from None
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    api.start()
+    try:
+        if ready is not None:
+            ready(f"http://{host}:{api.port}")
+        stopping.wait()
+    finally:
+        api.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def stop_crm_api(cfg: Config) -> bool:
     """Stop the CRM simulator started from this home (SIGTERM, then SIGKILL after 10 s); True if one ran."""
     pid = _pid(cfg)
@@ -206,12 +259,14 @@ def present(
     rate_429: float = 0.0,
     rate_5xx: float = 0.0,
     seed: int = 0,
+    start_crm: bool = True,
 ) -> dict[str, object]:
     """Make the simulated world current before ``through`` (exclusive): CRM API, billing database, files.
 
     The CRM API serves versions updated before ``through`` 00:00 UTC; billing has the days before
     ``through``; files due before ``through`` are delivered. Real systems are left alone. The state
-    is written to ``$TELCO_DW_HOME/sources/state.json``.
+    is written to ``$TELCO_DW_HOME/sources/state.json``. ``start_crm=False`` leaves the CRM API to
+    the caller (:func:`serve_crm_foreground`).
     """
     from telco_dw.simulate.deliver import deliver
 
@@ -220,7 +275,9 @@ def present(
         raise UserError(f"{outbox} holds no simulation: run `telco-dw simulate` first")
     cut = datetime.combine(through, dtime(), tzinfo=UTC)
     state: dict[str, object] = {"through": through.isoformat(), "outbox": str(outbox)}
-    if cfg.crm_api_url is None:
+    if not start_crm:
+        state["crm_api"] = "(served in the foreground by `telco-dw sources serve --foreground`)"
+    elif cfg.crm_api_url is None:
         state["crm_api"], _ = start_crm_api(cfg, outbox, as_of=cut, rate_429=rate_429, rate_5xx=rate_5xx, seed=seed)
         state["crm_api_token_file"] = str(token_path(cfg))
     else:

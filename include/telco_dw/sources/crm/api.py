@@ -1,4 +1,4 @@
-"""The CRM simulator: an HTTP JSON API over the outbox's CRM change logs, on 127.0.0.1 only.
+"""The CRM simulator: an HTTP JSON API over the outbox's CRM change logs, on 127.0.0.1 unless told otherwise.
 
 Interface (the paging contract a real CRM must also follow, docs/sources.md)::
 
@@ -200,7 +200,8 @@ class _Server(ThreadingHTTPServer):
 class CrmApiServer:
     """The simulator as an object, on 127.0.0.1: ``with CrmApiServer(outbox, token) as api: api.url``.
 
-    ``port=0`` picks a free port. The constructor reads the outbox and binds the port; :meth:`start`
+    ``port=0`` picks a free port; ``host`` is the address to listen on (``0.0.0.0`` in a container,
+    where other containers call it). The constructor reads the outbox and binds the port; :meth:`start`
     serves in a background thread; :meth:`stop` closes the socket and every open connection.
     """
 
@@ -215,6 +216,7 @@ class CrmApiServer:
         retry_after: int = 1,
         seed: int = 0,
         rate_drop: float = 0.0,
+        host: str = "127.0.0.1",
     ) -> None:
         if not token:
             raise ValueError("the CRM API needs a non-empty bearer token")
@@ -234,13 +236,15 @@ class CrmApiServer:
         self.as_of: datetime | None = None
         self.snapshots: dict[str, Snapshot] = {}
         self.reload(as_of)
-        self.httpd = _Server(("127.0.0.1", port), self._handler())
+        self.host = host
+        self.httpd = _Server((host, port), self._handler())
         self.thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        """``http://<host>:<port>`` (``127.0.0.1`` when listening on every address)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.httpd.server_address[1]}"
 
     @property
     def port(self) -> int:
@@ -434,8 +438,9 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import signal
 
-    parser = argparse.ArgumentParser(description="Serve the simulated CRM API on 127.0.0.1.")
+    parser = argparse.ArgumentParser(description="Serve the simulated CRM API (on 127.0.0.1 by default).")
     parser.add_argument("--outbox", type=Path, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every address)")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--token-file", type=Path, required=True, help="file holding the bearer token")
     parser.add_argument("--as-of", default=None, help="serve versions updated before this ISO time (UTC)")
@@ -457,6 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         rate_drop=args.rate_drop,
         retry_after=args.retry_after,
         seed=args.seed,
+        host=args.host,
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

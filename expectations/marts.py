@@ -148,7 +148,9 @@ def references_customer(column: str = "customer_id") -> Expectation:
 
     return critical(
         gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=f"select 1 from {{batch}} as fact where fact.{column} is not null and not exists "
+            # GX aliases {batch} itself when the query has no join: wrap it to name it
+            unexpected_rows_query=f"select 1 from (select * from {{batch}}) as fact where fact.{column} is not null "
+            "and not exists "
             f"(select from {SAME_SCHEMA}.dim_customers as c where c.customer_id = fact.{column})",
             description=f"every {column} is a customer of dim_customers",
         )
@@ -193,8 +195,9 @@ def no_gaps(column: str) -> Callable[[], Expectation]:
 
         return critical(
             gxe.UnexpectedRowsExpectation(
-                unexpected_rows_query=f"select 1 from {{batch}} as d where d.{column} > (select min({column}) "
-                f"from {{batch}}) and not exists (select from {{batch}} as p where p.{column} = d.{column} - 1)",
+                unexpected_rows_query=f"select 1 from (select * from {{batch}}) as d where d.{column} > "
+                f"(select min({column}) from {{batch}}) and not exists "
+                f"(select from (select * from {{batch}}) as p where p.{column} = d.{column} - 1)",
                 description=f"{column} has no missing day",
             )
         )

@@ -342,33 +342,33 @@ def _first_customer(conn: psycopg.Connection, table: str, where: str = "true") -
 
 
 def test_a_critical_fault_in_the_candidate_blocks_publishing_and_leaves_the_marts_unchanged(built: str) -> None:
+    """A mobile number typed into a CRM city field reaches dim_customers (city is not personal, so it
+    passes through, and no dbt test looks at it): the PII gate refuses the candidate."""
     before = _marts_fingerprint(built)
     assert before and "dim_customers" in before
     with psycopg.connect(built, autocommit=True) as conn:
         published = publish.latest(conn)
-        customer = _first_customer(conn, "raw_survey.responses", "survey_type = 'nps'")
-        # an NPS of 11 (landing quarantines one, so it is written behind its back), restored afterwards
-        scores = conn.execute(
-            "update raw_survey.responses r set score = 11 from raw_survey.responses o "
-            "where r.ctid = o.ctid and r.survey_type = 'nps' and r.customer_id = %s returning r.ctid, o.score",
+        customer = _first_customer(conn, "raw_crm.customers")
+        cities = conn.execute(
+            "update raw_crm.customers r set city = r.city || ' 138 0013 8000' from raw_crm.customers o "
+            "where r.ctid = o.ctid and r.customer_id = %s returning r.ctid, o.city",
             (customer,),
         ).fetchall()
-        assert scores
+        assert cities
         try:
             with pytest.raises(publish.PublishRefused) as refused:
                 rebuild(built, "test_warehouse_truth/critical")
         finally:
             with conn.cursor() as cur:
-                cur.executemany(
-                    "update raw_survey.responses set score = %s where ctid = %s", [(s, c) for c, s in scores]
-                )
+                cur.executemany("update raw_crm.customers set city = %s where ctid = %s", [(c, t) for t, c in cities])
     message = str(refused.value)
-    assert "marts.dim_customers" in message and "last_nps_score" in message and "marts not published" in message
-    assert published is not None and published.run_id in message  # and which marts BI still sees
+    assert "marts not published" in message and published is not None and published.run_id in message
+    assert "pii.marts.dim_customers on marts_candidate.dim_customers" in message and "mobile" in message
+    assert "13800138000" not in message and "138 0013 8000" not in message  # counts, never the value
     assert _marts_fingerprint(built) == before
     with psycopg.connect(built) as conn:
         assert conn.execute(
-            "select status, reason like '%%last_nps_score%%' from audit.publications where run_id = %s",
+            "select status, reason like '%%pii.marts.dim_customers%%' from audit.publications where run_id = %s",
             ("test_warehouse_truth/critical",),
         ).fetchone() == ("refused", True)
 

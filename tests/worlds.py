@@ -8,7 +8,7 @@ Used by the ``landed_world`` fixture (``tests/conftest.py``) and by the pipeline
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import psycopg
@@ -31,10 +31,18 @@ def serve(outbox: Path, billing_url: str, landing: Path, end: date) -> None:
     deliver(outbox, str(landing), end + timedelta(days=7))
 
 
-def land(url: str, billing_url: str, outbox: Path, end: date, landing: Path) -> list[BatchResult]:
+def land(
+    url: str, billing_url: str, outbox: Path, end: date, landing: Path, *, crm_as_of_end: bool = False
+) -> list[BatchResult]:
     """Land every source for the data interval ending at ``end`` (the CRM through an in-process API
-    simulator on a free port); what was landed before is not landed again."""
-    with CrmApiServer(outbox, TOKEN) as api, psycopg.connect(url, autocommit=True) as conn:
+    simulator on a free port); what was landed before is not landed again.
+
+    The CRM API serves each record's latest version in the outbox, as a CRM would at the world's end;
+    ``crm_as_of_end`` serves it as it stood at ``end`` instead (`telco-dw sources serve --through`),
+    for a world that goes on past ``end``: else a record changed after ``end`` is missed.
+    """
+    as_of = datetime.combine(end, time(), tzinfo=UTC) if crm_as_of_end else None
+    with CrmApiServer(outbox, TOKEN, as_of=as_of) as api, psycopg.connect(url, autocommit=True) as conn:
         endpoints = Endpoints(str(landing), billing_url=billing_url, crm_url=api.url, crm_token=TOKEN)
         return [result for source in sources.SOURCES for result in land_source(conn, source, endpoints, end)]
 

@@ -50,7 +50,7 @@ def land(url: str, billing_url: str, outbox: str, landing: str, end: str) -> dic
     from worlds import land
 
     started = time.monotonic()
-    results = land(url, billing_url, Path(outbox), date.fromisoformat(end), Path(landing))
+    results = land(url, billing_url, Path(outbox), date.fromisoformat(end), Path(landing), crm_as_of_end=True)
     seconds = time.monotonic() - started
     by_source: Counter[str] = Counter()
     batch_seconds: Counter[str] = Counter()

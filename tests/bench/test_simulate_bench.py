@@ -28,6 +28,7 @@ print(json.dumps({{"rows": rows, "rows_per_s": round(rows / seconds), "mb_per_s"
 PEAK_GOAL_MB = 1000
 
 
+@pytest.mark.timeout(3600)  # the 1M run can exceed pyproject's 900 s on a busy machine
 @pytest.mark.parametrize("customers", scales(), ids=label)
 def test_simulate_throughput_and_memory(customers):
     figures = measure(CODE.format(customers=customers, days=30))

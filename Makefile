@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.synced
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
+# make bench: customer counts of the scale benchmarks (1M is opt-in: BENCH_SCALES=10k,100k,1m) and
+# days simulated per scale; see docs/performance.md
+BENCH_SCALES ?= 10k,100k
+BENCH_DAYS ?= 30
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test bench up down lint format clean
@@ -27,8 +31,8 @@ demo: $(STAMP) ## Embedded warehouse + simulated telco + real Airflow runs + sum
 test: $(STAMP) ## The whole test suite (real PostgreSQL, Airflow, dbt, GX)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Benchmarks (slow, scale tests)
-	$(BIN)/pytest -m bench -p no:cacheprovider tests/bench $(PYTEST_ARGS)
+bench: $(STAMP) ## Benchmarks: ingestion, simulator, pipeline cost at BENCH_SCALES (default 10k,100k; add 1m)
+	BENCH_SCALES=$(BENCH_SCALES) BENCH_DAYS=$(BENCH_DAYS) $(BIN)/pytest -m bench -p no:cacheprovider tests/bench $(PYTEST_ARGS)
 	@echo "results: bench/results/$$(date -u +%F).md"
 
 up: $(STAMP) ## Airflow UI and scheduler on the embedded stack (http://127.0.0.1:8080)

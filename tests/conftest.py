@@ -110,15 +110,10 @@ def landed_world(warehouse: config.Config):
     the late ones, CRM through its API) into fresh databases ``name`` and ``name``_billing on the test
     server, yields the warehouse database's URL, and drops both afterwards."""
     from contextlib import contextmanager
-    from datetime import timedelta
 
     import psycopg
+    from worlds import land_world
 
-    from telco_dw import sources
-    from telco_dw.load.landing import Endpoints, land_source
-    from telco_dw.simulate.deliver import deliver
-    from telco_dw.sources.billing import oltp
-    from telco_dw.sources.crm.api import CrmApiServer
     from telco_dw.warehouse.connection import connect, warehouse_url
 
     def recreate(name: str) -> None:
@@ -136,14 +131,7 @@ def landed_world(warehouse: config.Config):
             recreate(each)
         url, billing_url = warehouse_url(warehouse, names[0]), warehouse_url(warehouse, names[1])
         try:
-            with psycopg.connect(billing_url, autocommit=True) as conn:
-                oltp.advance(conn, outbox, end - timedelta(days=1))
-            deliver(outbox, str(landing), end + timedelta(days=7))  # late files too: they are due by then
-            token = "landed-world-token"
-            with CrmApiServer(outbox, token) as api, psycopg.connect(url, autocommit=True) as conn:
-                endpoints = Endpoints(str(landing), billing_url=billing_url, crm_url=api.url, crm_token=token)
-                for source in sources.SOURCES:
-                    land_source(conn, source, endpoints, end)
+            land_world(url, billing_url, outbox, end, landing)
             yield url
         finally:
             with connect(warehouse, "postgres", autocommit=True) as conn:

@@ -144,10 +144,12 @@ def begin_build(run_id: str) -> dict[str, Any]:
     """Before dbt: record the build of the candidate marts; drop a candidate never published."""
     import psycopg
 
+    from telco_dw.transform import manifest
     from telco_dw.warehouse import publish
 
+    incremental = manifest.incremental_marts(manifest.checked(config.load()))
     with psycopg.connect(warehouse_url_from_connection()) as conn, conn.transaction():
-        dropped = publish.begin(conn, run_id)
+        dropped = publish.begin(conn, run_id, incremental)
     return {"run_id": run_id, "candidate_dropped": dropped}
 
 

@@ -155,10 +155,13 @@ def test_a_build_never_published_is_dropped_before_the_next_one(url, conn):
         publish.publish_or_refuse(url, "t/2", GATE)
 
     with conn.transaction():
-        assert publish.begin(conn, "t/3") is True
-    assert conn.execute("select to_regnamespace('marts_candidate')").fetchone() == (None,)
+        assert publish.begin(conn, "t/3", incremental=["fct_probe"]) is True
+    # the unaudited candidate is gone; the incremental fact starts again from the published one
+    assert conn.execute("select to_regclass('marts_candidate.dim_probe')").fetchone() == (None,)
+    assert conn.execute("select v from marts_candidate.fct_probe").fetchall() == [(1,)]
     with conn.transaction():
-        assert publish.begin(conn, "t/3") is False  # a retried task: same run, nothing dropped twice
+        assert publish.begin(conn, "t/3", incremental=["fct_probe"]) is False  # a retried task: nothing twice
+    assert conn.execute("select v from marts_candidate.fct_probe").fetchall() == [(1,)]
 
 
 def test_publishing_twice_is_a_no_op(url, conn):

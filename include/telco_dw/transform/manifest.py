@@ -41,6 +41,12 @@ class Model:
     layer: str
     """The first folder under ``models/``: ``staging``, ``intermediate`` or ``marts``."""
     schema: str
+    materialized: str = ""
+
+
+def incremental_marts(path: Path) -> list[str]:
+    """The marts dbt builds incrementally (they extend what the candidate schema holds)."""
+    return sorted(m.name for m in models(path) if m.layer == "marts" and m.materialized == "incremental")
 
 
 def manifest_path(cfg: Config) -> Path:
@@ -131,5 +137,13 @@ def models(path: Path) -> list[Model]:
         if node.get("resource_type") != "model" or node.get("package_name") != "telco_dw":
             continue
         fqn = node.get("fqn", [])
-        out.append(Model(unique_id, node["name"], fqn[1] if len(fqn) > 2 else "", node.get("schema", "")))
+        out.append(
+            Model(
+                unique_id,
+                node["name"],
+                fqn[1] if len(fqn) > 2 else "",
+                node.get("schema", ""),
+                (node.get("config") or {}).get("materialized", ""),
+            )
+        )
     return out

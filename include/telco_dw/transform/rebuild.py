@@ -28,9 +28,14 @@ def rebuild(url: str, run_id: str | None = None, *, full_refresh: bool = False) 
     """
     import psycopg
 
+    from telco_dw import config
+    from telco_dw.transform import manifest
+
+    cfg = config.load()
+    manifest.ensure(cfg, url)  # `dbt parse` only when the project changed since the last one
     run_id = run_id or f"rebuild/{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}"
     with psycopg.connect(url) as conn, conn.transaction():
-        publish.begin(conn, run_id)
+        publish.begin(conn, run_id, manifest.incremental_marts(manifest.checked(cfg)))
     try:
         dbt.run(["build", *(["--full-refresh"] if full_refresh else [])], url)
     except UserError as exc:

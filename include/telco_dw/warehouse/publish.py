@@ -6,8 +6,9 @@ One row per transform run in ``audit.publications`` (``building`` → ``publishe
 - :func:`begin`, before dbt: records the build. The candidate schema must start from data that
   passed a gate, because dbt's incremental facts extend what they find there. After a publish it
   holds the marts published before (they passed); if the latest build was never published (a
-  failed build, a refused candidate), its leftovers are dropped and the incremental facts are
-  rebuilt in full.
+  failed build, a refused candidate), its leftovers are dropped. An incremental fact the candidate
+  lacks (dropped, or never built there) is seeded with a copy of the published one, so dbt extends
+  audited data by the new days instead of recomputing every day from raw.
 - :func:`publish`, after the gate: refuses unless every gate suite has evidence in
   ``audit.dq_results`` for this run, on the candidate, since :func:`begin`, without a failed
   critical check; then swaps the two schemas (``marts`` ⇄ ``marts_candidate``) and re-applies the
@@ -68,14 +69,19 @@ class Publication:
     reason: str | None = None
 
 
+def _exists(conn: psycopg.Connection, relation: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]  # type: ignore[index]
+
+
 def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
     return conn.execute("select to_regnamespace(%s) is not null", (schema,)).fetchone()[0]  # type: ignore[index]
 
 
-def begin(conn: psycopg.Connection, run_id: str) -> bool:
+def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()) -> bool:
     """Record that ``run_id`` builds the candidate; drop the candidate first when the latest build
-    was never published. Returns whether it was dropped. Call inside a transaction; safe to repeat
-    for the same run (a retried task)."""
+    was never published; then seed each ``incremental`` mart the candidate lacks from ``marts``.
+    Returns whether the candidate was dropped. Call inside a transaction; safe to repeat for the
+    same run (a retried task)."""
     conn.execute(_LOCK)
     latest = conn.execute(
         "select run_id, status from audit.publications where run_id <> %s order by started_at desc limit 1",
@@ -88,6 +94,13 @@ def begin(conn: psycopg.Connection, run_id: str) -> bool:
         why = f"run {latest[0]} left it {latest[1]}" if latest else "no publish is on record"
         log.warning("dropping %s (%s): its incremental facts will be rebuilt in full", CANDIDATE, why)
         conn.execute(f"drop schema {CANDIDATE} cascade")
+    for table in incremental:
+        if _exists(conn, f"{PUBLISHED}.{table}") and not _exists(conn, f"{CANDIDATE}.{table}"):
+            log.info("seeding %s.%s from the published %s.%s", CANDIDATE, table, PUBLISHED, table)
+            conn.execute(f"create schema if not exists {CANDIDATE}")
+            conn.execute(f"create table {CANDIDATE}.{table} (like {PUBLISHED}.{table} including all)")
+            conn.execute(f"insert into {CANDIDATE}.{table} select * from {PUBLISHED}.{table}")
+            conn.execute(f"analyze {CANDIDATE}.{table}")
     conn.execute(
         "insert into audit.publications (run_id, status, started_at) values (%s, 'building', now()) "
         "on conflict (run_id) do update set status = 'building', finished_at = null, reason = null "

@@ -107,6 +107,9 @@ def celery_stack(airflow_env, broker, tmp_path_factory):
         # a dead worker's task is failed (and retried) once its heartbeat is this old, checked every 2 s
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+        # Redis hands an unacknowledged message (task_acks_late, the default) to another worker after this long:
+        # longer than any task here. Recovery does not wait for it (the heartbeat timeout above decides).
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "600",
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in settings.items():
@@ -137,7 +140,8 @@ def celery_stack(airflow_env, broker, tmp_path_factory):
             orchestrate.down(cfg)
             serve.stop_crm_api(cfg)
             with connect(base, autocommit=True) as conn:  # 1M rows other tests need not carry
-                conn.execute("delete from raw_network.cell_kpi_hourly where _source_file = %s", (BIG_REF,))
+                if conn.execute("select to_regclass('raw_network.cell_kpi_hourly')").fetchone()[0]:
+                    conn.execute("delete from raw_network.cell_kpi_hourly where _source_file = %s", (BIG_REF,))
 
 
 def _task_instances(cfg: Config, dag_ids) -> list[tuple]:

@@ -35,7 +35,8 @@ CUSTOMERS, DAYS, START = 150, 6, date(2026, 10, 1)
 BIG_DAY = START + timedelta(days=DAYS)  # a partition no pipeline run has seen
 BIG_REF = f"network/cell_kpi/dt={BIG_DAY}/hour=00/cell_kpi.csv.gz"
 BIG_ROWS = 1_000_000  # a COPY of a few seconds: long enough to be killed midway
-HEARTBEAT_TIMEOUT = 20  # seconds without a task heartbeat before the scheduler fails the attempt (default 300)
+HEARTBEAT_TIMEOUT = 60  # seconds without a task heartbeat before the scheduler fails the attempt (default 300);
+# 20 s failed healthy dbt tasks on a loaded machine (load 11 on 2 cores): their heartbeats came later than that
 INGEST = orchestrate.INGEST_DAGS
 TIMES: dict[str, float] = {}
 
@@ -157,6 +158,7 @@ def _worker_log(cfg: Config) -> str:
     return (cfg.airflow_home / "logs" / f"{orchestrate.WORKER}.out").read_text(errors="replace")
 
 
+@pytest.mark.timeout(1500)  # minutes more than on a quiet machine when other work shares the 2 cores
 def test_the_pipeline_runs_on_celery_workers(celery_stack):
     cfg = celery_stack.cfg
     started = time.monotonic()
@@ -174,12 +176,13 @@ def test_the_pipeline_runs_on_celery_workers(celery_stack):
         runs = settled(cfg, dag_id, 300, want=bool)
         assert [(r["run_type"], r["state"]) for r in runs] == [("scheduled", "success")], dag_id
     TIMES["ingest"] = time.monotonic() - started
-    runs = settled(cfg, "transform", 400, want=bool)
+    runs = settled(cfg, "transform", 900, want=bool)
     assert [(r["run_type"], r["state"]) for r in runs] == [("asset_triggered", "success")]
     TIMES["pipeline"] = time.monotonic() - started
 
     tis = _task_instances(cfg, orchestrate.PIPELINE_DAGS)
-    assert {(dag_id, task_id, state) for dag_id, _, task_id, state, *_ in tis if state != "success"} == set()
+    unfinished = {(d, t, state) for d, _, t, state, *_ in tis if state not in ("success", "skipped")}
+    assert unfinished == set()  # (ingest_crm's land_export skips: no bulk export is waiting)
     assert len({dag_id for dag_id, *_ in tis}) == len(orchestrate.PIPELINE_DAGS)
     # every task went through Celery: its Celery task id is the one the worker logged receiving
     log = _worker_log(cfg)

@@ -312,7 +312,9 @@ def test_a_load_on_a_killed_worker_is_retried_on_a_new_worker_and_lands_once(cel
         ).fetchall()
     assert total == distinct == BIG_ROWS
     print("celery test times (s):", {k: round(v, 1) for k, v in TIMES.items()}, "failures:", failures)
-    assert [(task, will_retry) for task, _, will_retry in failures] == [("land", True)]  # the attempt, recorded
+    # the attempt is recorded (error "unknown error"); Airflow 3.3 ran the heartbeat-timeout retry callback
+    # twice, 3 s apart, in the run that measured it, so there may be two identical rows
+    assert set(failures) == {("land", 1, True)}
 
 
 def _visible(conn) -> tuple[int, int]:

@@ -41,13 +41,17 @@ def environment(cfg: Config) -> dict[str, str]:
 
     endpoints = resolve(cfg)
     api_port = str(cfg.airflow_api_port)
+    parallelism = os.environ.get("AIRFLOW__CORE__PARALLELISM", "4")
     env = {
         "AIRFLOW_HOME": str(cfg.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(cfg.dags_folder),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(cfg.plugins_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": os.environ.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
-        "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
+        "AIRFLOW__CORE__PARALLELISM": parallelism,
+        # CeleryExecutor only (docs/deploy.md): as many task slots per worker as the scheduler's
+        # parallelism, not Celery's default of 16 forked pool processes
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get("AIRFLOW__CELERY__WORKER_CONCURRENCY", parallelism),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",

@@ -3,7 +3,8 @@
 Every Airflow process gets the environment of :func:`telco_dw.airflow_env.environment`.
 ``run_dags`` does what ``airflow dags test`` does for several DAGs in one process: real DagRuns of the
 real DAG files, recorded in the metadata database, with no scheduler needed. ``up``/``down`` manage the api-server,
-scheduler, dag-processor and triggerer as background processes for the UI.
+scheduler, dag-processor and triggerer as background processes for the UI, and a Celery worker when the executor is
+``CeleryExecutor`` (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 INGEST_DAGS = ("ingest_crm", "ingest_billing", "ingest_network", "ingest_survey")
 PIPELINE_DAGS = (*INGEST_DAGS, "transform")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+WORKER = "worker"
+"""``airflow celery worker``: started with :data:`COMPONENTS` when ``AIRFLOW__CORE__EXECUTOR`` is CeleryExecutor."""
 
 
 @dataclass(frozen=True)
@@ -134,18 +137,37 @@ def _running(pid_file: Path) -> int | None:
     return process.pid
 
 
-def up(cfg: Config) -> dict[str, int]:
-    """Start the Airflow components in the background (idempotent); returns their pids."""
+def components(cfg: Config) -> tuple[str, ...]:
+    """The components :func:`up` starts: :data:`COMPONENTS`, plus :data:`WORKER` under the CeleryExecutor."""
+    executor = process_env(cfg)["AIRFLOW__CORE__EXECUTOR"]
+    return (*COMPONENTS, WORKER) if executor.rsplit(".", 1)[-1] == "CeleryExecutor" else COMPONENTS
+
+
+def _command(component: str) -> list[str]:
+    if component == WORKER:
+        # Task logs are files under $AIRFLOW_HOME/logs that the api-server reads itself on one machine, so the
+        # worker's log server (port 8793, which another checkout's worker may hold) is not started.
+        return [_airflow(), "celery", "worker", "--skip-serve-logs"]
+    return [_airflow(), component]
+
+
+def up(cfg: Config, only: Sequence[str] | None = None) -> dict[str, int]:
+    """Start the Airflow components in the background (idempotent: a running one is left alone, a dead one is
+    started again); returns their pids. ``only``: a subset of :func:`components` to start."""
     env = process_env(cfg)
+    wanted = components(cfg)
+    unknown = set(only or ()) - set(wanted)
+    if unknown:
+        raise UserError(f"unknown Airflow component(s) {', '.join(sorted(unknown))}: use {', '.join(wanted)}")
     pids: dict[str, int] = {}
-    for component in COMPONENTS:
+    for component in only or wanted:
         pid_file = _pid_file(cfg, component)
         pid = _running(pid_file)
         if pid is None:
             pid_file.parent.mkdir(parents=True, exist_ok=True)
             out = (cfg.airflow_home / "logs" / f"{component}.out").open("a")
             proc = subprocess.Popen(
-                [_airflow(), component],
+                _command(component),
                 env=env,
                 cwd=cfg.repo,
                 stdout=out,
@@ -161,7 +183,7 @@ def up(cfg: Config) -> dict[str, int]:
 def down(cfg: Config, timeout: float = 30) -> list[str]:
     """Stop the components started by :func:`up` (SIGTERM, then SIGKILL after ``timeout``)."""
     stopped = []
-    for component in COMPONENTS:
+    for component in (*COMPONENTS, WORKER):
         pid_file = _pid_file(cfg, component)
         pid = _running(pid_file)
         if pid is not None:

@@ -2,14 +2,11 @@
 create` lands a date range through it, each file once; `make down` stops it."""
 
 import dataclasses
-import json
-import socket
-import subprocess
 import time
-import urllib.request
 from datetime import date, timedelta
 
 import pytest
+from stacklib import free_port, health, healthy, settled
 
 from telco_dw import orchestrate
 from telco_dw.load import ddl
@@ -23,26 +20,12 @@ START = date(2026, 10, 1)
 DAYS = 6
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _health(port: int) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as response:
-            return json.load(response)
-    except OSError:
-        return None
-
-
 @pytest.fixture(scope="module")
 def stack(airflow_env, tmp_path_factory):
     """The stack on a free port (not 8080: a developer's own `make up` may hold it), with its own empty
     landing folder; stopped at the end whatever happened."""
     cfg = dataclasses.replace(
-        airflow_env, airflow_api_port=_free_port(), landing=str(tmp_path_factory.mktemp("stack") / "landing")
+        airflow_env, airflow_api_port=free_port(), landing=str(tmp_path_factory.mktemp("stack") / "landing")
     )
     # The scheduler would also start the transform runs that earlier sessions' asset events queued:
     # 43 Cosmos task processes, minutes of CPU beside the backfill, and nothing here checks them.
@@ -63,43 +46,15 @@ def stack(airflow_env, tmp_path_factory):
 def test_up_serves_a_healthy_stack(stack):
     cfg, pids = stack
     assert set(pids) == set(orchestrate.COMPONENTS)
-    deadline = time.monotonic() + 180
-    health = None
-    while time.monotonic() < deadline:
-        health = _health(cfg.airflow_api_port)
-        if health and all(part.get("status") == "healthy" for part in health.values()):
-            break
-        time.sleep(3)
-    assert health is not None, "the api-server never answered"
-    assert {k: v["status"] for k, v in health.items()} == {
+    answer = healthy(cfg.airflow_api_port, 180)
+    assert answer is not None, "the api-server never answered"
+    assert {k: v["status"] for k, v in answer.items()} == {
         "metadatabase": "healthy",
         "scheduler": "healthy",
         "triggerer": "healthy",
         "dag_processor": "healthy",
     }
     assert orchestrate.up(cfg) == pids  # idempotent: nothing started twice
-
-
-def _runs(cfg, dag_id: str) -> list[dict]:
-    out = subprocess.run(
-        [orchestrate._airflow(), "dags", "list-runs", dag_id, "-o", "json"],
-        env=orchestrate.process_env(cfg),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    table = [line for line in out.splitlines() if line.startswith("[{") or line.strip() == "[]"]  # past warnings
-    return json.loads(table[-1]) if table else []
-
-
-def _settled(cfg, dag_id: str, timeout: float, want=lambda runs: True) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = _runs(cfg, dag_id)
-        if want(runs) and all(r["state"] in ("success", "failed") for r in runs):
-            return runs
-        time.sleep(3)
-    raise AssertionError(f"{dag_id} runs did not finish in {timeout:.0f}s: {_runs(cfg, dag_id)}")
 
 
 def test_backfill_lands_a_date_range_each_file_once(stack):
@@ -111,7 +66,7 @@ def test_backfill_lands_a_date_range_each_file_once(stack):
         conn.execute("delete from audit.load_batches where source = 'survey'")
         conn.execute("delete from audit.task_failures")
     # the run the scheduler makes for the latest interval lands nothing: the landing folder is empty
-    _settled(cfg, "ingest_survey", 240, want=lambda runs: any(r["run_id"].startswith("scheduled__") for r in runs))
+    settled(cfg, "ingest_survey", 240, want=lambda runs: any(r["run_id"].startswith("scheduled__") for r in runs))
     outbox = cfg.airflow_home.parent / "stack-outbox"
     generate(outbox, SimConfig(customers=600, days=DAYS, start=START, seed=8, dirty_rate=0))
     deliver(outbox, cfg.landing, START + timedelta(days=DAYS))
@@ -123,7 +78,7 @@ def test_backfill_lands_a_date_range_each_file_once(stack):
     command = ["backfill", "create", "--dag-id", "ingest_survey", "--from-date", "2026-10-02", "--to-date"]
     # --reprocess-behavior completed: runs an earlier session left for these dates run again, too
     orchestrate.airflow(cfg, [*command, "2026-10-04", "--reprocess-behavior", "completed"])
-    runs = _settled(cfg, "ingest_survey", 300)
+    runs = settled(cfg, "ingest_survey", 300)
     with connect(cfg, "airflow") as meta:  # the scheduler closes the backfill once its runs are done
         deadline = time.monotonic() + 60
         while meta.execute(
@@ -155,4 +110,4 @@ def test_backfill_lands_a_date_range_each_file_once(stack):
 def test_down_stops_everything(stack):
     cfg, _ = stack
     assert set(orchestrate.down(cfg)) == set(orchestrate.COMPONENTS)
-    assert _health(cfg.airflow_api_port) is None
+    assert health(cfg.airflow_api_port) is None

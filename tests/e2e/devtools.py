@@ -7,6 +7,7 @@ Only Debian's ``chromium`` and the ``websockets`` client are needed: no browser 
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import subprocess
@@ -48,6 +49,7 @@ class Chromium:
 
     def __init__(self, binary: str, profile: Path, timeout: float = 60) -> None:
         self.timeout = timeout
+        self.resources = contextlib.ExitStack()
         self.process = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
@@ -62,7 +64,9 @@ class Chromium:
         port = port_file.read_text().split()[0]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=timeout) as answer:
             tab = next(t for t in json.load(answer) if t["type"] == "page")
-        self.socket: ClientConnection = connect(tab["webSocketDebuggerUrl"], max_size=None, open_timeout=timeout)
+        self.socket: ClientConnection = self.resources.enter_context(
+            connect(tab["webSocketDebuggerUrl"], max_size=None, open_timeout=timeout)
+        )
         self.ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
         for domain in ("Page", "Network", "Runtime", "Log"):
@@ -75,8 +79,7 @@ class Chromium:
         self.close()
 
     def close(self) -> None:
-        if getattr(self, "socket", None) is not None:
-            self.socket.close()
+        self.resources.close()
         self.process.terminate()
         try:
             self.process.wait(timeout=10)

@@ -67,11 +67,18 @@ def html_page(docs: Path, summary: PipelineSummary, generated_at: datetime) -> s
     ]
     landed.append(("all", f"{sum(summary.landed.values()):,}", f"{sum(summary.quarantined.values()):,}"))
     marts = [(name, f"{rows:,}") for name, rows in summary.marts.items()]
-    verdict = (
-        "<span class='passed'>all passed</span>"
-        if summary.checks_failed == 0
-        else f"<span class='failed'>{summary.checks_failed} failed</span>"
-    )
+    if summary.checks_run_id is None:
+        checks = "<p class='missing'>No quality validation has run yet.</p>"
+    else:
+        verdict = (
+            "<span class='passed'>all passed</span>"
+            if summary.checks_failed == 0
+            else f"<span class='failed'>{summary.checks_failed} failed</span>"
+        )
+        checks = (
+            f"<p>Quality checks of the latest validation run (<code>{html.escape(summary.checks_run_id)}</code>): "
+            f"{summary.checks_passed} passed, {summary.checks_failed} failed — {verdict}.</p>"
+        )
     return "".join(
         [
             "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -80,8 +87,7 @@ def html_page(docs: Path, summary: PipelineSummary, generated_at: datetime) -> s
             f"<p>Generated {generated_at:%Y-%m-%d %H:%M} UTC from the warehouse as it was then.</p>",
             f"<h2>Documents</h2><ul class='documents'>{''.join(links)}</ul>",
             "<h2>Headline figures</h2>",
-            f"<p>Quality checks of the latest validation run (<code>{html.escape(summary.checks_run_id or '-')}"
-            f"</code>): {summary.checks_passed} passed, {summary.checks_failed} failed — {verdict}.</p>",
+            checks,
             f"<h3>Landed ({summary.batches:,} batches)</h3>",
             _table(("source", "rows landed", "rows quarantined"), landed),
             "<h3>Marts</h3>",

@@ -67,6 +67,7 @@ select
     100.0 * sum(csat_top_2_box_count) / nullif(sum(csat_response_count), 0) as csat
 from marts.fct_satisfaction_monthly
 group by grouping sets ((month_start_date, region), (month_start_date))
+having sum(nps_response_count) + sum(csat_response_count) > 0
 order by month_start_date, is_total, region
 """
 
@@ -98,7 +99,7 @@ def satisfaction_trend(conn: psycopg.Connection) -> list[Panel]:
                 key,
                 title,
                 f"{definition} Responses count in their month of submission; region is the customer's province. "
-                "(part): the month the data ends in.",
+                "Months with survey responses; (part): the month the data ends in.",
                 ("marts.fct_satisfaction_monthly",),
                 svg.line_chart(title, months, series, floor=floor, ceiling=100.0),
                 series,

@@ -660,26 +660,24 @@ def rebuild(full_refresh: bool) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of the dashboard (default: TELCO_DW_DOCS/dashboard).")  # fmt: skip
-def report(out: Path | None) -> None:
+def report() -> None:
     """Build the satisfaction dashboard (static HTML, from the marts as role bi_reader) and the front page.
 
-    The front page, TELCO_DW_DOCS/index.html, links the dashboard, dbt docs, quality Data Docs and the
-    compliance report, with the run's headline figures.
+    Writes TELCO_DW_DOCS/dashboard/index.html and TELCO_DW_DOCS/index.html, which links the dashboard,
+    dbt docs, quality Data Docs and the compliance report, with the run's headline figures.
     """
-    dashboard, front = _report(config.load(), out)
+    dashboard, front = _report(config.load())
     console.print(f"satisfaction dashboard: {dashboard}\nfront page: {front}")
 
 
-def _report(cfg: config.Config, out: Path | None = None) -> tuple[Path, Path]:
+def _report(cfg: config.Config) -> tuple[Path, Path]:
     """Write the dashboard (queried as bi_reader) and the front page; their paths."""
     from telco_dw import summary as summary_mod
     from telco_dw.report import dashboard, front_page
     from telco_dw.warehouse.connection import connect
 
     with connect(cfg) as conn:
-        page = dashboard.write(dashboard.build(conn), out or cfg.docs / "dashboard")
+        page = dashboard.write(dashboard.build(conn), cfg.docs / "dashboard")
         return page, front_page.write(cfg.docs, summary_mod.collect(conn))
 
 

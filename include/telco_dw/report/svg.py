@@ -45,8 +45,15 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [first + i * step for i in range(math.ceil((high - first) / step) + 1)]
 
 
-def _number(value: float, unit: str) -> str:
-    return f"{value:,.1f}".removesuffix(".0") + unit
+def _number(value: float, unit: str, decimals: int = 1) -> str:
+    text = f"{round(value, decimals) + 0.0:,.{decimals}f}"  # + 0.0: no "-0"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + unit
+
+
+def _decimals(ticks: list[float]) -> int:
+    """Decimals that tell the ticks (and values read against them) apart: at least one."""
+    step = ticks[1] - ticks[0]
+    return max(1, -math.floor(math.log10(step)))
 
 
 def _frame(ticks: list[float], y: Scale, unit: str, labels: list[tuple[float, str]], title: str) -> list[str]:
@@ -55,11 +62,15 @@ def _frame(ticks: list[float], y: Scale, unit: str, labels: list[tuple[float, st
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}" '
         'xmlns="http://www.w3.org/2000/svg">'
     ]
+    decimals = _decimals(ticks)
     for tick in ticks:
-        ty = y(tick)
-        out.append(f'<line class="grid{" zero" if tick == 0 else ""}" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
+        ty, zero = y(tick), abs(tick) < 1e-9
+        out.append(f'<line class="grid{" zero" if zero else ""}" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
                    f'y1="{ty:.1f}" y2="{ty:.1f}"/>')  # fmt: skip
-        out.append(f'<text class="tick" x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">{_number(tick, unit)}</text>')
+        out.append(
+            f'<text class="tick" x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">'
+            f"{_number(0.0 if zero else tick, unit, decimals)}</text>"
+        )
     for x, label in labels:
         out.append(
             f'<text class="category" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
@@ -80,9 +91,9 @@ def _scale(values: list[float], floor: float | None, ceiling: float | None) -> t
     return ticks, y
 
 
-def _tooltip(series: Series, category: str, index: int, value: float, unit: str) -> str:
+def _tooltip(series: Series, category: str, index: int, value: float, unit: str, decimals: int) -> str:
     note = f" ({series.notes[index]})" if index < len(series.notes) and series.notes[index] else ""
-    return html.escape(f"{series.name}, {category}: {_number(value, unit)}{note}")
+    return html.escape(f"{series.name}, {category}: {_number(value, unit, decimals + 1)}{note}")
 
 
 def _empty(title: str) -> str:
@@ -106,6 +117,7 @@ def bar_chart(
     if not values:
         return _empty(title)
     ticks, y = _scale(values, floor, ceiling)
+    decimals = _decimals(ticks)
     band = (WIDTH - LEFT - RIGHT) / len(categories)
     bar = band * 0.8 / len(series)
     centres = [LEFT + band * (i + 0.5) for i in range(len(categories))]
@@ -121,12 +133,12 @@ def bar_chart(
             out.append(
                 f'<rect class="mark" x="{x:.1f}" y="{min(top, zero):.1f}" width="{bar - 1:.1f}" '
                 f'height="{max(abs(zero - top), 0.5):.1f}" fill="{colour(s_index)}">'
-                f"<title>{_tooltip(s, categories[c_index], c_index, value, unit)}</title></rect>"
+                f"<title>{_tooltip(s, categories[c_index], c_index, value, unit, decimals)}</title></rect>"
             )
             if len(series) * len(categories) <= 24:
                 out.append(
                     f'<text class="value" x="{x + bar / 2:.1f}" y="{label_y:.1f}" text-anchor="middle">'
-                    f"{_number(value, unit)}</text>"
+                    f"{_number(value, unit, decimals)}</text>"
                 )
     out.append("</svg>")
     return "".join(out)
@@ -145,6 +157,7 @@ def line_chart(
     if not values:
         return _empty(title)
     ticks, y = _scale(values, floor, ceiling)
+    decimals = _decimals(ticks)
     step = (WIDTH - LEFT - RIGHT) / len(categories)
     xs = [LEFT + step * (i + 0.5) for i in range(len(categories))]
     out = _frame(ticks, y, unit, list(zip(xs, categories, strict=True)), title)
@@ -161,7 +174,7 @@ def line_chart(
             if value is not None:
                 out.append(
                     f'<circle class="mark" cx="{x:.1f}" cy="{y(value):.1f}" r="3.5" fill="{colour(s_index)}">'
-                    f"<title>{_tooltip(s, categories[c_index], c_index, value, unit)}</title></circle>"
+                    f"<title>{_tooltip(s, categories[c_index], c_index, value, unit, decimals)}</title></circle>"
                 )
     out.append("</svg>")
     return "".join(out)

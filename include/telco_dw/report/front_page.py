@@ -79,6 +79,17 @@ def html_page(docs: Path, summary: PipelineSummary, generated_at: datetime) -> s
             f"<p>Quality checks of the latest validation run (<code>{html.escape(summary.checks_run_id)}</code>): "
             f"{summary.checks_passed} passed, {summary.checks_failed} failed — {verdict}.</p>"
         )
+    if summary.published_run_id and summary.published_at:
+        checks += (
+            f"<p>Marts published by run <code>{html.escape(summary.published_run_id)}</code> at "
+            f"{summary.published_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC (write-audit-publish).</p>"
+        )
+    if summary.latest_build and summary.latest_build[1] != "published":
+        run, state, reason = summary.latest_build
+        checks += (
+            f"<p class='failed'>Latest build (run {html.escape(run)}) {html.escape(state)}, not published: "
+            f"{html.escape(reason or 'in progress or failed')}</p>"
+        )
     return "".join(
         [
             "<!doctype html><html lang='en'><head><meta charset='utf-8'>",

@@ -198,3 +198,32 @@ def _rows_holding(conn, needles: list[str], schemas: list[str]) -> dict[str, int
 def rows_holding():
     """``rows_holding(conn, needles, schemas)``: where personal values (or tokens) still are, by table."""
     return _rows_holding
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless-capable Chromium: the path of its binary, installed with apt-get when missing.
+
+    Fails (never skips) when it is missing and cannot be installed, saying what to run.
+    """
+    import shutil
+    import subprocess
+
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.fail("the browser tests need Debian's chromium: run `sudo apt-get install -y chromium`")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    lock = ["-o", "DPkg::Lock::Timeout=600"]  # another apt-get may hold the lock for a while
+    for command in (["apt-get", *lock, "update"], ["apt-get", *lock, "install", "-y", "chromium"]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(
+                f"installing chromium failed: `{' '.join(command)}` exited {done.returncode}: "
+                f"{(done.stderr or done.stdout).strip()[-500:]}; install it yourself (apt-get install -y chromium)"
+            )
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.fail("apt-get installed chromium but no `chromium` is on PATH: check the package")
+    return found

@@ -623,6 +623,8 @@ def demo(customers: int, days: int, seed: int) -> None:
         _dbt_docs(cfg)
     with _step("writing the compliance report"):
         _compliance_report(cfg)
+    with _step("building the satisfaction dashboard (as bi_reader) and the front page"):
+        _report(cfg)
     _print_summary(cfg)
 
 
@@ -658,6 +660,28 @@ def rebuild(full_refresh: bool) -> None:
 
 
 @cli.command()
+def report() -> None:
+    """Build the satisfaction dashboard (static HTML, from the marts as role bi_reader) and the front page.
+
+    Writes TELCO_DW_DOCS/dashboard/index.html and TELCO_DW_DOCS/index.html, which links the dashboard,
+    dbt docs, quality Data Docs and the compliance report, with the run's headline figures.
+    """
+    dashboard, front = _report(config.load())
+    console.print(f"satisfaction dashboard: {dashboard}\nfront page: {front}")
+
+
+def _report(cfg: config.Config) -> tuple[Path, Path]:
+    """Write the dashboard (queried as bi_reader) and the front page; their paths."""
+    from telco_dw import summary as summary_mod
+    from telco_dw.report import dashboard, front_page
+    from telco_dw.warehouse.connection import connect
+
+    with connect(cfg) as conn:
+        page = dashboard.write(dashboard.build(conn), cfg.docs / "dashboard")
+        return page, front_page.write(cfg.docs, summary_mod.collect(conn))
+
+
+@cli.command()
 def summary() -> None:
     """Print what the warehouse holds: rows landed per source, rows per mart, quality checks, publication."""
     _print_summary(config.load())
@@ -679,6 +703,7 @@ def _print_summary(cfg: config.Config) -> None:
         marts.add_row(name, str(rows))
     console.print(marts)
     dbt_docs = cfg.docs / "dbt" / "static_index.html"
+    front, dashboard = cfg.docs / "index.html", cfg.docs / "dashboard" / "index.html"
     quality, compliance = cfg.docs / "quality" / "index.html", cfg.docs / "compliance" / "index.html"
     status = "[green]all passed[/]" if result.checks_failed == 0 else f"[red]{result.checks_failed} failed[/]"
     console.print(
@@ -696,12 +721,14 @@ def _print_summary(cfg: config.Config) -> None:
         f"  Airflow UI    make up, then http://127.0.0.1:{cfg.airflow_api_port} (user admin, password in "
         f"{cfg.airflow_home / 'passwords.json.generated'})\n"
         f"  DAG run logs  {cfg.airflow_home / 'logs'}\n"
+        f"  front page    {front if front.exists() else '`telco-dw report` writes it'}  (links the documents below)\n"
+        f"  dashboard     {dashboard if dashboard.exists() else '`telco-dw report` builds it'}  (read as bi_reader)\n"
         "  quality       select * from audit.dq_results order by validated_at desc\n"
         "  quarantine    select reason, count(*) from quarantine.<source> group by 1\n"
         f"  dbt docs      {dbt_docs if dbt_docs.exists() else '`telco-dw docs` builds them'}  (static, opens offline)\n"
         f"  data quality  {quality if quality.exists() else 'written by the first validation'}  (GX Data Docs)\n"
         f"  compliance    {compliance if compliance.exists() else '`telco-dw privacy report` writes it'}\n"
-        "  docs          README.md, docs/ (architecture, sources, ingestion, warehouse, quality, privacy)"
+        "  docs          README.md, docs/ (architecture, sources, ingestion, warehouse, quality, privacy, reports)"
     )
 
 

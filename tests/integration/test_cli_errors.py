@@ -114,3 +114,24 @@ def test_check_export_reports_what_would_land_and_names_rejects(tmp_path):
 def test_check_export_without_an_export_says_what_to_do(tmp_path):
     line = _one_error_line(_run("sources", "check-export", TELCO_DW_OUTBOX=str(tmp_path / "none")))
     assert "run `telco-dw simulate` first" in line
+
+
+def test_report_before_the_marts_are_built_says_to_run_the_pipeline(warehouse, tmp_path):
+    import psycopg
+
+    from telco_dw.privacy import roles
+    from telco_dw.warehouse.connection import connect, warehouse_url
+
+    name = "telco_dw_report_unbuilt"
+    with connect(warehouse, "postgres", autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    try:
+        url = warehouse_url(warehouse, name)
+        with psycopg.connect(url) as conn, conn.transaction():
+            roles.apply(conn)  # bi_reader may read schema marts, which holds no table yet
+        line = _one_error_line(_run("report", WAREHOUSE_URL=url, TELCO_DW_HOME=str(tmp_path)))
+    finally:
+        with connect(warehouse, "postgres", autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+    assert "the marts are not built" in line and "telco-dw run" in line

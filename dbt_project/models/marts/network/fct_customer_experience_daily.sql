@@ -35,8 +35,8 @@ recent_days as (
     {% if is_incremental() -%}
         where
             customer_days.usage_date >= (
-                select coalesce(max(existing.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
-                from {{ this }} as existing
+                select coalesce(max(already_built.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
+                from {{ this }} as already_built
             )
     {%- endif %}
 

@@ -21,10 +21,10 @@ recent_hours as (
             cell_hours.hour_started_at >= (
                 select
                     (
-                        coalesce(max(existing.measured_date), '1900-01-01'::date)
+                        coalesce(max(already_built.measured_date), '1900-01-01'::date)
                         - {{ var('incremental_lookback_days') }}
                     )::timestamp at time zone 'UTC'
-                from {{ this }} as existing
+                from {{ this }} as already_built
             )
     {%- endif %}
 

@@ -43,7 +43,7 @@ PERSONAL = {
 PERSONAL_NAMES = set().union(*PERSONAL.values())
 LAYERS = {  # folder: (name prefixes, materialization, schema)
     "staging": (("stg_",), "view", "staging"),
-    "intermediate": (("int_",), "view", "intermediate"),
+    "intermediate": (("int_",), "table", "intermediate"),
     "marts": (("dim_", "fct_"), "table", "marts_candidate"),  # dbt writes the candidate; publish swaps it in
 }
 # Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).

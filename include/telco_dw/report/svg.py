@@ -104,6 +104,25 @@ def _empty(title: str) -> str:
     )
 
 
+def _plot(
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    unit: str,
+    floor: float | None,
+    ceiling: float | None,
+) -> tuple[list[str], Scale, int, list[float], float] | None:
+    """A chart's frame over ``categories``: (its SVG so far, the y scale, decimals of its labels, the x
+    of each category's centre, the width of a category's band); None when no series has a value."""
+    values = [v for s in series for v in s.values if v is not None]
+    if not values:
+        return None
+    ticks, y = _scale(values, floor, ceiling)
+    band = (WIDTH - LEFT - RIGHT) / len(categories)
+    xs = [LEFT + band * (i + 0.5) for i in range(len(categories))]
+    return _frame(ticks, y, unit, list(zip(xs, categories, strict=True)), title), y, _decimals(ticks), xs, band
+
+
 def bar_chart(
     title: str,
     categories: Sequence[str],
@@ -113,15 +132,11 @@ def bar_chart(
     ceiling: float | None = None,
 ) -> str:
     """Grouped vertical bars from a zero baseline (negative values hang below it), one group per category."""
-    values = [v for s in series for v in s.values if v is not None]
-    if not values:
+    plot = _plot(title, categories, series, unit, floor, ceiling)
+    if plot is None:
         return _empty(title)
-    ticks, y = _scale(values, floor, ceiling)
-    decimals = _decimals(ticks)
-    band = (WIDTH - LEFT - RIGHT) / len(categories)
+    out, y, decimals, _, band = plot
     bar = band * 0.8 / len(series)
-    centres = [LEFT + band * (i + 0.5) for i in range(len(categories))]
-    out = _frame(ticks, y, unit, list(zip(centres, categories, strict=True)), title)
     zero = y(0.0)
     for s_index, s in enumerate(series):
         for c_index, value in enumerate(s.values):
@@ -153,14 +168,10 @@ def line_chart(
     ceiling: float | None = None,
 ) -> str:
     """One line per series across the categories (e.g. months), a point per value; gaps where ``None``."""
-    values = [v for s in series for v in s.values if v is not None]
-    if not values:
+    plot = _plot(title, categories, series, unit, floor, ceiling)
+    if plot is None:
         return _empty(title)
-    ticks, y = _scale(values, floor, ceiling)
-    decimals = _decimals(ticks)
-    step = (WIDTH - LEFT - RIGHT) / len(categories)
-    xs = [LEFT + step * (i + 0.5) for i in range(len(categories))]
-    out = _frame(ticks, y, unit, list(zip(xs, categories, strict=True)), title)
+    out, y, decimals, xs, _ = plot
     for s_index, s in enumerate(series):
         path, pen_down = [], False
         for x, value in zip(xs, s.values, strict=True):

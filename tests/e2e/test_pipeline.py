@@ -24,7 +24,7 @@ def _table_counts(conn) -> dict[str, int]:
     names = conn.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
         "where table_schema in ('raw_crm', 'raw_billing', 'raw_network', 'raw_survey', 'audit', 'marts') "
-        "and table_type = 'BASE TABLE' and table_name <> 'dq_results' order by 1"
+        "and table_type = 'BASE TABLE' and table_name not in ('dq_results', 'publications') order by 1"
     ).fetchall()
     return {name: conn.execute(f"select count(*) from {name}").fetchone()[0] for (name,) in names}
 
@@ -186,9 +186,12 @@ def test_no_personal_value_reaches_quality_evidence_docs_or_logs(first_run, airf
 
 
 def test_second_run_changes_no_row_count(first_run, airflow_env):
-    _run_pipeline(airflow_env)
+    """Per-run records aside (quality evidence, one publication per transform run), nothing grows."""
+    second = _run_pipeline(airflow_env)
     with connect(airflow_env) as conn:
         assert _table_counts(conn) == first_run.counts
+        published = conn.execute("select run_id from audit.publications where status = 'published' order by 1")
+        assert {r for (r,) in published} == {f"transform/{first_run.transform_run_id}", f"transform/{second}"}
 
 
 def test_every_dbt_model_is_in_the_warehouse_after_both_runs(first_run, airflow_env):

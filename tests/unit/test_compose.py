@@ -52,6 +52,7 @@ DIFFERS_FROM_NATIVE = {
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "the api-server's service name instead of 127.0.0.1",
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "on the shared volume",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "the postgres service",
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "the compose file's parallelism (16), as natively the native one's",
     "AIRFLOW__API__HOST": "0.0.0.0: published to the host",
     "AIRFLOW__API__BASE_URL": "the published port",
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": "the logs volume",

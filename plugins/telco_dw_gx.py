@@ -4,7 +4,7 @@ Usage in a DAG file (the plugins folder is on ``sys.path``)::
 
     from telco_dw_gx import GXValidateOperator
 
-    GXValidateOperator(task_id="validate_marts", suite="marts.dim_customers", outlets=marts(mart_names()))
+    GXValidateOperator(task_id="validate_marts", suite="marts.*", schemas={"marts": "marts_candidate"})
     GXValidateOperator(task_id="validate_raw", suite="raw.survey.*", batches=land())  # this run's batches
 
 Importing this module is cheap: no Great Expectations, no database, no suite lookup. All of that

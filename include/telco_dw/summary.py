@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telco_dw import sources
+from telco_dw.warehouse import publish
 
 if TYPE_CHECKING:
     import psycopg
@@ -59,12 +60,9 @@ def collect(conn: psycopg.Connection) -> PipelineSummary:
         if row:
             out.checks_run_id, out.checks_passed, out.checks_failed = row
     if _exists(conn, "audit.publications"):
-        published = conn.execute(
-            "select run_id, finished_at from audit.publications where status = 'published' "
-            "order by finished_at desc limit 1"
-        ).fetchone()
+        published = publish.latest(conn)  # the same "which marts are live" a refusal message names
         if published:
-            out.published_run_id, out.published_at = published
+            out.published_run_id, out.published_at = published.run_id, published.finished_at
         out.latest_build = conn.execute(
             "select run_id, status, reason from audit.publications order by started_at desc limit 1"
         ).fetchone()

@@ -48,6 +48,8 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
 }
 # Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
+# Models whose materialization differs from their folder's (set per model in dbt_project.yml).
+MODEL_MATERIALIZATIONS = {"int_subscriber_days_aggregated_to_customers": "incremental"}
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -119,6 +121,7 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
         layer = model["fqn"][1]
         prefixes, materialized, schema = LAYERS[layer]
         materialized = FOLDER_MATERIALIZATIONS.get((layer, model["fqn"][2]), materialized)
+        materialized = MODEL_MATERIALIZATIONS.get(model["name"], materialized)
         assert model["name"].startswith(prefixes), model["name"]
         assert (model["config"]["materialized"], model["schema"]) == (materialized, schema), model["name"]
         if layer == "staging":

@@ -1,8 +1,20 @@
+{{ config(unique_key='customer_day_id') }}
+{#- Incremental (dbt_project.yml): the days from incremental_lookback_days before the latest day
+    built are assigned again (late and redelivered files); older days change only with
+    `--full-refresh` (`telco-dw rebuild --full-refresh`, which erasure runs). -#}
+
 with
 
 subscriber_days as (
 
     select * from {{ ref('stg_network__subscriber_experience_daily') }}
+    {% if is_incremental() -%}
+        where
+            usage_date >= (
+                select coalesce(max(already_built.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
+                from {{ this }} as already_built
+            )
+    {%- endif %}
 
 ),
 

@@ -26,7 +26,7 @@ class GXValidateOperator(BaseOperator):
     """Validate warehouse tables with GX suites; fail the task on any critical failure.
 
     :param suite: name of a suite declared under ``expectations/`` (e.g. ``marts.dim_customers``), or
-        a pattern matching several (``raw.survey.*``), validated one after another in one process.
+        a pattern matching several (``raw.survey.*``), validated together in one process and one GX checkpoint.
     :param batches: validate only these landing batches: ``{table: [batch ids]}`` or an ingest task's
         summary holding it under ``batch_ids`` (XCom); a suite whose table got no batch is skipped.
         None (the default) validates whole tables. Templated.

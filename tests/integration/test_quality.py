@@ -327,3 +327,43 @@ def test_operator_fails_the_task_on_critical_failure(scratch: Scratch, monkeypat
     scratch.insert([CLEAN_ROWS[0]])
     with pytest.raises(AirflowException, match=r"expect_column_values_to_be_unique\(column=customer_id\)"):
         operator.execute(context)  # type: ignore[arg-type]
+
+
+def test_a_gate_validates_its_suites_together_and_keeps_each_suites_verdict(
+    scratch: Scratch, warehouse_url: str
+) -> None:
+    """One GX context and checkpoint for the whole gate (its fixed cost paid once): the same suite on
+    two schemas, one table clean and the other with a duplicate key, each gets its own evidence and
+    only the second fails."""
+    from telco_dw.quality import gate
+
+    other = f"{scratch.schema}_b"
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute(f"create schema {other}")
+        conn.execute(DDL.format(schema=other))
+    try:
+        scratch.insert(CLEAN_ROWS)
+        with psycopg.connect(warehouse_url, autocommit=True) as conn, conn.cursor() as cur:
+            cur.executemany(
+                f"insert into {other}.dim_customers values ({', '.join(['%s'] * 15)})",
+                [*CLEAN_ROWS, ("C0001", *CLEAN_ROWS[1][1:])],
+            )
+        specs = [scratch.spec, scratch.spec.targeting(schema=other)]
+
+        outcome = gate.validate(scratch.url, specs, scratch.run_id)
+
+        assert [o.table for o in outcome.outcomes] == [f"{scratch.schema}.dim_customers", f"{other}.dim_customers"]
+        assert [o.passed for o in outcome.outcomes] == [True, False]
+        [failure] = outcome.failures
+        assert f"{other}.dim_customers" in failure and "column=customer_id" in failure
+        with psycopg.connect(scratch.url) as conn:
+            recorded = conn.execute(
+                "select table_name, count(*), bool_and(success) from audit.dq_results where run_id = %s "
+                "group by 1 order by 1",
+                (scratch.run_id,),
+            ).fetchall()
+        size = _suite_size(scratch.spec)
+        assert recorded == [(f"{scratch.schema}.dim_customers", size, True), (f"{other}.dim_customers", size, False)]
+    finally:
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            conn.execute(f"drop schema if exists {other} cascade")

@@ -1,4 +1,4 @@
-"""A quality gate: several suites validated one after another in one process, as one verdict.
+"""A quality gate: several suites validated together (one GX context and checkpoint), as one verdict.
 
 Both the Airflow operator (``plugins/telco_dw_gx.py``) and the gate outside Airflow
 (:func:`telco_dw.transform.rebuild.rebuild`) use it, so they select, retarget and report suites
@@ -11,14 +11,12 @@ import fnmatch
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from telco_dw import config
 from telco_dw.errors import UserError
-from telco_dw.quality import docs
 from telco_dw.quality.registry import all_suites
 from telco_dw.quality.results import ValidationOutcome, failure_message
-from telco_dw.quality.runner import libpq_url, run_suite
+from telco_dw.quality.runner import libpq_url, run_suites
 from telco_dw.quality.spec import SuiteSpec
 
 log = logging.getLogger(__name__)
@@ -63,18 +61,11 @@ class GateOutcome:
 
 
 def validate(target: config.Config | str, specs: Sequence[SuiteSpec], run_id: str) -> GateOutcome:
-    """Validate every suite (none is skipped after a failure: the evidence is complete), store the
-    results under ``run_id`` and rewrite the Data Docs once. Failed checks do not raise: read
-    :attr:`GateOutcome.passed` and :attr:`GateOutcome.failures`."""
+    """Validate every suite (none is skipped after a failure: the evidence is complete) in one GX
+    context and checkpoint, store the results under ``run_id`` and rewrite the Data Docs once. Failed
+    checks do not raise: read :attr:`GateOutcome.passed` and :attr:`GateOutcome.failures`."""
     url = libpq_url(target)
-    started = datetime.now(UTC)
-    outcomes = []
     for spec in specs:
         log.info("validating %s with GX suite %s (evidence run_id %s)", spec.qualified_table, spec.name, run_id)
-        outcomes.append(run_suite(url, spec, run_id, publish_docs=False))
-    if specs:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            docs.publish(conn, config.load(), since=started)
+    outcomes = run_suites(url, specs, run_id, publish_docs=bool(specs))
     return GateOutcome(tuple(outcomes))

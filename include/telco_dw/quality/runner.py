@@ -7,7 +7,7 @@ module is safe to import wherever Airflow parses DAGs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,51 +115,77 @@ def context_config(home: Path, site: Path) -> Any:
     )
 
 
-def _validate(url: str, spec: SuiteSpec, home: Path, site: Path) -> list[ExpectationResult]:
+def _validate(url: str, specs: Sequence[SuiteSpec], home: Path, site: Path, name: str) -> list[list[ExpectationResult]]:
+    """Every suite of ``specs`` validated in one GX context: one datasource (engine) per schema, one
+    checkpoint named ``name`` running a validation definition per suite, its Data Docs action once at
+    the end. The results per suite, in the order of ``specs``.
+
+    GX's fixed cost (context, datasource, checkpoint, Data Docs) is paid once per call, not per
+    suite: a gate of a dozen suites spends its time in the queries (docs/performance.md).
+    """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.datasource.fluent.postgres_datasource import PostgresDatasource
     from great_expectations.datasource.fluent.sql_datasource import QueryAsset, TableAsset
 
-    suite = spec.suite()
     context = gx.get_context(project_config=context_config(home, site), mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    # The schema goes in the connection (search_path), as GX 1.14+ asks: TableAsset.schema_name is
-    # deprecated. ``kwargs`` (create_engine arguments) is a field of the model that the add_postgres
-    # stub does not declare, hence the datasource object.
-    datasource = context.data_sources.add_postgres(
-        datasource=PostgresDatasource(
-            name=_DATASOURCE,
-            connection_string=sqlalchemy_url(url, "psycopg2"),
-            kwargs={"connect_args": {"options": f"-csearch_path={spec.schema}"}},
-        )
-    )
+    datasources: dict[str, PostgresDatasource] = {}
+    suites, definitions = [], []
     try:
-        asset: QueryAsset | TableAsset
-        if spec.row_filter:  # a slice of the table (e.g. one ingest run's batches)
-            query = f"select * from {spec.schema}.{spec.table} where {spec.row_filter}"
-            asset = datasource.add_query_asset(name=spec.table, query=query)
-        else:
-            asset = datasource.add_table_asset(name=spec.table, table_name=spec.table)
-        batch_definition = asset.add_batch_definition_whole_table(_BATCH)
-        suite = context.suites.add_or_update(suite)
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{spec.name}@{spec.qualified_table}", data=batch_definition, suite=suite)
-        )
-        # through a checkpoint, so the result is kept in the file store and the Data Docs site updated
+        for i, spec in enumerate(specs):
+            datasource = datasources.get(spec.schema)
+            if datasource is None:
+                # The schema goes in the connection (search_path), as GX 1.14+ asks:
+                # TableAsset.schema_name is deprecated. ``kwargs`` (create_engine arguments) is a field
+                # of the model that the add_postgres stub does not declare, hence the datasource object.
+                datasource = datasources[spec.schema] = context.data_sources.add_postgres(
+                    datasource=PostgresDatasource(
+                        name=f"{_DATASOURCE}_{spec.schema}",
+                        connection_string=sqlalchemy_url(url, "psycopg2"),
+                        kwargs={"connect_args": {"options": f"-csearch_path={spec.schema}"}},
+                    )
+                )
+            asset: QueryAsset | TableAsset
+            asset_name = f"{spec.table}#{i}"  # two suites may read one table
+            if spec.row_filter:  # a slice of the table (e.g. one ingest run's batches)
+                query = f"select * from {spec.schema}.{spec.table} where {spec.row_filter}"
+                asset = datasource.add_query_asset(name=asset_name, query=query)
+            else:
+                asset = datasource.add_table_asset(name=asset_name, table_name=spec.table)
+            suite = spec.suite()
+            if any(s.name == suite.name for s in suites):  # the same suite on another table: a name of its own
+                suite.name = f"{suite.name}@{spec.qualified_table}"
+            suite = context.suites.add_or_update(suite)
+            suites.append(suite)
+            definitions.append(
+                context.validation_definitions.add(
+                    gx.ValidationDefinition(
+                        name=f"{spec.name}@{spec.qualified_table}",
+                        data=asset.add_batch_definition_whole_table(_BATCH),
+                        suite=suite,
+                    )
+                )
+            )
+        # through a checkpoint, so the results are kept in the file store and the Data Docs site updated
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
-                name=spec.name,
-                validation_definitions=[definition],
+                name=name,
+                validation_definitions=definitions,
                 actions=[UpdateDataDocsAction(name="data_docs")],
                 result_format=dict(RESULT_FORMAT),
             )
         )
-        [validation] = checkpoint.run().run_results.values()
+        by_suite = {v.suite_name: v for v in checkpoint.run().run_results.values()}
     finally:
-        datasource.get_engine().dispose()
+        for datasource in datasources.values():
+            datasource.get_engine().dispose()
+    return [_results(spec, suite, by_suite[suite.name]) for spec, suite in zip(specs, suites, strict=True)]
 
+
+def _results(spec: SuiteSpec, suite: Any, validation: Any) -> list[ExpectationResult]:
+    """GX's result of one suite as the project's evidence rows, in suite order."""
     order = {expectation.id: i for i, expectation in enumerate(suite.expectations)}
     results: list[tuple[int, ExpectationResult]] = []
     for item in validation.results:
@@ -192,46 +218,61 @@ def _validate(url: str, spec: SuiteSpec, home: Path, site: Path) -> list[Expecta
 
 
 def run_suite(target: Config | str, spec: SuiteSpec, run_id: str, publish_docs: bool = True) -> ValidationOutcome:
-    """Validate ``spec``'s table with GX Core and record one ``audit.dq_results`` row per expectation.
+    """Validate ``spec``'s table with GX Core and record one ``audit.dq_results`` row per expectation:
+    :func:`run_suites` of one suite."""
+    [outcome] = run_suites(target, [spec], run_id, publish_docs=publish_docs, name=spec.name)
+    return outcome
+
+
+def run_suites(
+    target: Config | str,
+    specs: Sequence[SuiteSpec],
+    run_id: str,
+    publish_docs: bool = True,
+    name: str = "gate",
+) -> list[ValidationOutcome]:
+    """Validate each suite's table with GX Core, in one GX context and one checkpoint (``name``), and
+    record one ``audit.dq_results`` row per expectation. One outcome per suite, in ``specs`` order.
 
     Guarantees:
-    - the whole table (or the rows of ``spec.row_filter``) is validated as one batch, read-only; GX
+    - each table (or the rows of ``spec.row_filter``) is validated as one batch, read-only; GX
       returns no unexpected values or rows (SQL checks of ``expectations/`` select row numbers only),
       so neither the outcome nor ``audit.dq_results`` holds a value read from a row;
-    - the returned outcome has one result per expectation, in suite order, and the same rows are in
+    - each outcome has one result per expectation, in suite order, and the same rows are in
       ``audit.dq_results`` (replacing any earlier rows of this ``run_id``, suite and table) before it returns;
     - it does not raise for failed expectations: inspect ``outcome.critical_failures`` (see
       :func:`telco_dw.quality.failure_message`). It raises :class:`UserError` when the warehouse is
-      unreachable, the table does not exist, or the suite is malformed.
+      unreachable, a table does not exist (before validating anything), or a suite is malformed.
 
     ``target`` is a :class:`Config` (its warehouse) or a PostgreSQL URL with a TCP host. With
-    ``publish_docs`` the Data Docs are rewritten after it (a gate of several suites rewrites them
-    once, at its end: :func:`telco_dw.quality.gate.validate`).
+    ``publish_docs`` the project's quality site is rewritten after it (GX's own pages are updated by
+    the checkpoint either way; :func:`telco_dw.quality.gate.validate` publishes once, at its end).
     """
     url = libpq_url(target)
     if not run_id:
         raise UserError("run_suite needs a run_id (e.g. '<dag_id>/<run_id>') to key its evidence.")
+    if not specs:
+        return []
     with _connect(url) as conn:
-        _require_table(conn, spec, url)
+        for spec in specs:
+            _require_table(conn, spec, url)
     validated_at = datetime.now(UTC)
     settings = config.load()
-    results = _validate(url, spec, settings.home / "gx", docs.gx_site(settings))
-    outcome = ValidationOutcome(
-        run_id=run_id,
-        suite=spec.name,
-        table=spec.qualified_table,
-        validated_at=validated_at,
-        results=tuple(results),
-    )
+    per_suite = _validate(url, specs, settings.home / "gx", docs.gx_site(settings), name)
+    outcomes = [
+        ValidationOutcome(
+            run_id=run_id,
+            suite=spec.name,
+            table=spec.qualified_table,
+            validated_at=validated_at,
+            results=tuple(results),
+        )
+        for spec, results in zip(specs, per_suite, strict=True)
+    ]
     with _connect(url) as conn:
-        store(conn, outcome)
+        for outcome in outcomes:
+            store(conn, outcome)
+            log.info("GX suite %s on %s (run %s): %s", outcome.suite, outcome.table, outcome.run_id, outcome.counts())
         if publish_docs:
             docs.publish(conn, settings, since=validated_at)
-    log.info(
-        "GX suite %s on %s (run %s): %s",
-        outcome.suite,
-        outcome.table,
-        outcome.run_id,
-        outcome.counts(),
-    )
-    return outcome
+    return outcomes

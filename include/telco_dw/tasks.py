@@ -141,8 +141,8 @@ def prepare_privacy() -> dict[str, Any]:
 
 
 def begin_build(run_id: str) -> dict[str, Any]:
-    """Before dbt: record the build of the candidate marts, drop a candidate never published, and seed
-    the candidate's incremental facts from the published ones when it lacks them (``publish.begin``)."""
+    """Before dbt: record the build of the candidate marts, drop a candidate never published, and start
+    the candidate's incremental facts from a copy of the published ones (``publish.begin``)."""
     import psycopg
 
     from telco_dw.transform import manifest

@@ -172,3 +172,23 @@ def test_publishing_twice_is_a_no_op(url, conn):
     assert again == first and _published(conn) == 1
     # a second swap would have put the published tables back into the candidate
     assert conn.execute("select to_regclass('marts_candidate.dim_probe')").fetchone() == (None,)
+
+
+def test_a_new_build_extends_the_published_incremental_facts_not_the_ones_before_them(url, conn):
+    """After a publish the candidate holds the facts published before (the swap). Extending those would
+    lose what the latest build merged outside the next build's lookback (a late file's day): a new run
+    starts its incremental facts from a copy of the published ones; a retried run keeps what it built."""
+    for run, value in (("t/1", 1), ("t/2", 2)):
+        _build(conn, run, value)
+        _evidence(conn, run)
+        publish.publish_or_refuse(url, run, GATE)
+    assert conn.execute("select v from marts_candidate.fct_probe").fetchall() == [(1,)]  # the swap left t/1's
+
+    with conn.transaction():
+        assert publish.begin(conn, "t/3", incremental=["fct_probe"]) is False
+    assert conn.execute("select v from marts_candidate.fct_probe").fetchall() == [(2,)]  # what t/2 published
+    assert conn.execute("select v from marts_candidate.dim_probe").fetchall() == [(1,)]  # dbt rebuilds tables
+    conn.execute("insert into marts_candidate.fct_probe values (3)")  # t/3 merges a day, then its task is retried
+    with conn.transaction():
+        publish.begin(conn, "t/3", incremental=["fct_probe"])
+    assert conn.execute("select v from marts_candidate.fct_probe order by v").fetchall() == [(2,), (3,)]

@@ -79,9 +79,14 @@ def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
 
 def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()) -> bool:
     """Record that ``run_id`` builds the candidate; drop the candidate first when the latest build
-    was never published; then seed each ``incremental`` mart the candidate lacks from ``marts``.
+    was never published; then seed each ``incremental`` mart from ``marts``, which dbt extends.
     Returns whether the candidate was dropped. Call inside a transaction; safe to repeat for the
-    same run (a retried task)."""
+    same run (a retried task: what it has built is kept).
+
+    After a publish the candidate holds the marts published before (the swap): its incremental
+    facts lack what the latest build merged, and a day that build re-merged (a late file) but this
+    one's lookback no longer reaches would be published without it. So a new run always starts the
+    incremental facts from a copy of the published ones (a copy of the table, not a rebuild)."""
     conn.execute(_LOCK)
     latest = conn.execute(
         "select run_id, status from audit.publications where run_id <> %s order by started_at desc limit 1",
@@ -95,7 +100,11 @@ def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()
         log.warning("dropping %s (%s): its incremental facts will be rebuilt in full", CANDIDATE, why)
         conn.execute(f"drop schema {CANDIDATE} cascade")
     for table in incremental:
-        if _exists(conn, f"{PUBLISHED}.{table}") and not _exists(conn, f"{CANDIDATE}.{table}"):
+        if not _exists(conn, f"{PUBLISHED}.{table}"):
+            continue  # never published: dbt builds it in full
+        if mine is None and _exists(conn, f"{CANDIDATE}.{table}"):
+            conn.execute(f"drop table {CANDIDATE}.{table}")  # the facts published before the latest
+        if not _exists(conn, f"{CANDIDATE}.{table}"):
             log.info("seeding %s.%s from the published %s.%s", CANDIDATE, table, PUBLISHED, table)
             conn.execute(f"create schema if not exists {CANDIDATE}")
             conn.execute(f"create table {CANDIDATE}.{table} (like {PUBLISHED}.{table} including all)")

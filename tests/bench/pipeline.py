@@ -221,17 +221,19 @@ def suite_sql(spec: Any) -> str:
 
 def run_results() -> dict[str, Any]:
     """dbt's ``run_results.json`` (schema v6) of the last command: wall time, seconds by kind of node,
-    and every model and snapshot by execution time, slowest first."""
+    every model and snapshot and every data test by execution time, slowest first."""
     from telco_dw import config
 
     results = json.loads((config.load().dbt_target / "run_results.json").read_text(encoding="utf-8"))
     by_kind: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    nodes = []
+    nodes, tests = [], []
     for result in results["results"]:
         kind = result["unique_id"].split(".")[0]
         by_kind[kind] += result["execution_time"]
         statuses[result["status"]] += 1
+        if kind == "test":
+            tests.append({"node": result["unique_id"].split(".")[2], "seconds": round(result["execution_time"], 2)})
         if kind in ("model", "snapshot"):
             nodes.append(
                 {
@@ -243,11 +245,13 @@ def run_results() -> dict[str, Any]:
                 }
             )
     nodes.sort(key=lambda n: -n["seconds"])
+    tests.sort(key=lambda n: -n["seconds"])
     return {
         "dbt_elapsed_s": round(results["elapsed_time"], 2),
         "dbt_node_s": {k: round(v, 2) for k, v in by_kind.items()},
         "dbt_statuses": dict(statuses),
         "dbt_nodes": nodes,
+        "dbt_tests": tests,
     }
 
 

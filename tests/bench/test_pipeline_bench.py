@@ -220,6 +220,12 @@ def _record_dbt(run: Run, full: dict[str, Any], incremental: dict[str, Any]) -> 
                 "incremental_rows": again.get("rows_affected"),
             },
         )
+    later_tests = {t["node"]: t["seconds"] for t in incremental.get("dbt_tests", [])}
+    for rank, test in enumerate(full.get("dbt_tests", [])[:TOP_MODELS], start=1):
+        record(
+            f"dbt-tests {run.name} #{rank:02d} {test['node']}",
+            {"full_s": test["seconds"], "incremental_s": later_tests.get(test["node"])},
+        )
     return ratio
 
 

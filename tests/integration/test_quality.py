@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from types import SimpleNamespace
 
 import psycopg
@@ -367,3 +368,43 @@ def test_a_gate_validates_its_suites_together_and_keeps_each_suites_verdict(
     finally:
         with psycopg.connect(warehouse_url, autocommit=True) as conn:
             conn.execute(f"drop schema if exists {other} cascade")
+
+
+def test_the_pii_check_finds_each_kind_of_personal_value_in_one_read(warehouse_url: str) -> None:
+    """``pii.*`` suites match every kind of ``LEAK_SQL_PATTERNS`` with one check (one read of the table):
+    a row holding any one kind is unexpected; tokens and ordinary values are not."""
+    import hmac
+    import random
+
+    from telco_dw.privacy.detect import LEAK_SQL_PATTERNS
+    from telco_dw.quality import all_suites
+    from telco_dw.simulate import identities as ids
+
+    rng = random.Random(3)
+    mobile = ids.mobile(rng)
+    personal = {
+        "mobile": f"call {mobile[:3]} {mobile[3:7]} {mobile[7:]}",
+        "email": ids.email(rng),
+        "id_card": ids.id_card(rng, date(1990, 5, 1), "F"),
+        "imsi_or_imei": ids.imei(rng),
+    }
+    assert set(personal) == set(LEAK_SQL_PATTERNS)  # a new kind needs a row here
+    token = hmac.new(b"k" * 32, mobile.encode(), "sha256").hexdigest()
+    spec = next(s for s in all_suites() if s.name == "pii.staging.stg_crm__subscriptions")
+    schema = f"test_quality_pii_{uuid.uuid4().hex[:8]}"
+    run_id = f"test_quality/{schema}"
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+        conn.execute(f"create table {schema}.stg_crm__subscriptions (note text, msisdn_token text)")
+        rows = [(value, token) for value in personal.values()] + [("plan 5G-128, 128.50 CNY, cell C00042", token)]
+        conn.cursor().executemany(f"insert into {schema}.stg_crm__subscriptions values (%s, %s)", rows)
+    try:
+        outcome = run_suite(warehouse_url, spec.targeting(schema=schema), run_id)
+        leak, *token_checks = outcome.results
+        assert leak.expectation.startswith("unexpected_rows_expectation(no mobile, email, id card or imsi or imei")
+        assert not leak.success and leak.observed_value == str(len(personal))  # each kind, not the clean row
+        assert [c.success for c in token_checks] == [True]  # msisdn_token: 64 hex digits
+    finally:
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            conn.execute(f"drop schema if exists {schema} cascade")
+            conn.execute("delete from audit.dq_results where run_id = %s", (run_id,))

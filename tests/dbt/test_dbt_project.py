@@ -49,7 +49,10 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
 # Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 # Models whose materialization differs from their folder's (set per model in dbt_project.yml).
-MODEL_MATERIALIZATIONS = {"int_subscriber_days_aggregated_to_customers": "incremental"}
+MODEL_MATERIALIZATIONS = {
+    "stg_network__subscriber_experience_daily": "incremental",
+    "int_subscriber_days_aggregated_to_customers": "incremental",
+}
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -602,6 +605,48 @@ def test_incremental_facts_merge_late_data_and_snapshot_dates_a_plan_change(
         ("P99", "2026-05-01", "2026-10-02"),
         ("P199", "2026-10-02", ""),
     ]
+
+
+@pytest.mark.integration
+def test_staged_subscriber_days_are_tokenised_once_and_follow_privacy_nulls(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The subscriber-days are staged incrementally: a new day is tokenised and merged, the day already
+    staged is not duplicated, and a day whose landed number privacy nulls (retention, erasure) leaves
+    staging at the next build, though its token cannot be recomputed."""
+    staged = (
+        "select usage_date::text as day, volume_mb::text as mb from staging.stg_network__subscriber_experience_daily"
+    )
+    assert built.execute(staged).fetchall() == [{"day": "2026-10-01", "mb": "120.50"}]
+    built.execute(
+        _batches(
+            "insert into raw_network.subscriber_experience_daily values "
+            "('2026-10-02','13800138001','460001234567890','35000000000001','CELL1',80.0,20.0,-99.0,'b4','2026-10-04','f4',1)"
+        )
+    )
+    _build(
+        dbt_database,
+        "--select",
+        "stg_network__subscriber_experience_daily",
+        "int_subscriber_days_aggregated_to_customers",
+    )
+    assert sorted(r["day"] for r in built.execute(staged)) == ["2026-10-01", "2026-10-02"]
+    (token,) = {
+        r["msisdn_token"]
+        for r in built.execute("select msisdn_token from staging.stg_network__subscriber_experience_daily")
+    }
+    assert (
+        token
+        == built.execute(
+            "select msisdn_token from staging.stg_crm__subscriptions where subscription_id = 'S1'"
+        ).fetchone()["msisdn_token"]
+    )
+
+    built.execute("update raw_network.subscriber_experience_daily set msisdn = null where usage_date = '2026-10-01'")
+    _build(dbt_database, "--select", "stg_network__subscriber_experience_daily")
+    assert built.execute(staged).fetchall() == [{"day": "2026-10-02", "mb": "80.00"}]
+    days = built.execute("select usage_date::text as day from intermediate.int_subscriber_days_aggregated_to_customers")
+    assert sorted(r["day"] for r in days) == ["2026-10-01", "2026-10-02"]  # customer-days stay (docs/warehouse.md)
 
 
 @pytest.mark.integration

@@ -1,3 +1,18 @@
+{{
+    config(
+        unique_key='subscriber_day_id',
+        post_hook=[
+            "delete from {{ this }} as staged using {{ source('raw_network', 'subscriber_experience_daily') }} as landed where landed.msisdn is null and landed._batch_id = staged._batch_id and landed._row_number = staged._row_number"
+        ]
+    )
+}}
+{#- Incremental (dbt_project.yml): every read of a view tokenised every number of the history again,
+    and a build reads this model a dozen times (its model, its data tests, the PII suite). A run
+    tokenises the days from incremental_lookback_days before the latest day staged (late and
+    redelivered files). The post-hook drops the staged day of every landed row whose number was since
+    erased or passed its retention (the privacy jobs null it in raw): each row keeps the landed row's
+    `_batch_id` and `_row_number` for that, since its token cannot be recomputed from a null. -#}
+
 with
 
 source as (
@@ -5,6 +20,12 @@ source as (
     select * from {{ source('raw_network', 'subscriber_experience_daily') }}
     -- a day whose number was erased or is past its retention (privacy) belongs to no one
     where msisdn is not null
+    {% if is_incremental() -%}
+        and usage_date >= (
+            select coalesce(max(already_built.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
+            from {{ this }} as already_built
+        )
+    {%- endif %}
 
 ),
 
@@ -24,7 +45,9 @@ renamed as (
         volume_mb,
         avg_dl_mbps,
         avg_rsrp_dbm,
-        avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} as is_poor_coverage
+        avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} as is_poor_coverage,
+        _batch_id,
+        _row_number
     from latest
 
 ),
@@ -38,7 +61,9 @@ final as (
         volume_mb,
         avg_dl_mbps,
         avg_rsrp_dbm,
-        is_poor_coverage
+        is_poor_coverage,
+        _batch_id,
+        _row_number
     from renamed
 
 )

@@ -181,3 +181,32 @@ def test_breaking_drift_fails_the_file_naming_column_and_file(landing):
 def test_missing_landing_folder_says_what_to_do(warehouse, tmp_path):
     with connect(warehouse, autocommit=True) as conn, pytest.raises(UserError, match="telco-dw sources serve"):
         _land(conn, str(tmp_path / "nowhere"), "network")
+
+
+def test_a_landing_leaves_fresh_planner_statistics(landing):
+    """The transform starts right after a landing: the raw tables it got rows into are analyzed by then
+    (the planner must not see them as empty), and those it got none into are left alone."""
+    conn, url, outbox = landing
+    deliver(outbox, url, END)
+
+    def analyzed() -> dict[str, tuple[int, object]]:
+        return {
+            f"{schema}.{table}": (count, last)
+            for schema, table, count, last in conn.execute(
+                "select schemaname, relname, analyze_count + autoanalyze_count, last_analyze from pg_stat_user_tables "
+                "where schemaname in ('raw_network', 'raw_survey')"
+            )
+        }
+
+    conn.execute("select pg_stat_clear_snapshot()")
+    before = analyzed()
+    results = _land(conn, url, "network")
+    conn.execute("select pg_stat_clear_snapshot()")
+    after = analyzed()
+    landed = {r.table for r in results if r.rows_landed}
+    assert landed == {"raw_network.cell_kpi_hourly", "raw_network.subscriber_experience_daily"}
+    assert {t for t in after if after[t][1] != before[t][1]} == landed
+    stats = conn.execute(
+        "select reltuples from pg_class where oid = 'raw_network.subscriber_experience_daily'::regclass"
+    ).fetchone()[0]
+    assert stats == conn.execute("select count(*) from raw_network.subscriber_experience_daily").fetchone()[0]

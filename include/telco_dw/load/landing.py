@@ -90,7 +90,18 @@ def land_source(conn: psycopg.Connection, source: str, endpoints: Endpoints, end
             f"landing folder {exc.args[0]} does not exist: deliver files with `telco-dw sources serve` "
             "(the simulator) or set LANDING_URL"
         ) from exc
+    analyze(conn, results)
     return results
+
+
+def analyze(conn: psycopg.Connection, results: list[BatchResult]) -> None:
+    """Refresh the planner statistics of every raw table that got rows. The transform starts as soon
+    as the landings' Assets say so, before autovacuum has looked at the new rows: with the statistics
+    of a nearly empty table, the planner chose nested loops for a staging join that then took six
+    minutes instead of a second (dbt's relationships test of invoices to accounts, 100k customers,
+    docs/performance.md). ``analyze`` reads a sample, not the table: well under a second each."""
+    for table in sorted({r.table for r in results if r.rows_landed}):
+        conn.execute(f"analyze {table}")
 
 
 def land_crm_export(conn: psycopg.Connection, path: Path, mapping: Path, as_of: datetime) -> BatchResult:
@@ -104,6 +115,7 @@ def land_crm_export(conn: psycopg.Connection, path: Path, mapping: Path, as_of: 
     with conn.transaction():
         ddl.ensure_all(conn)
     result = land_batch(conn, export_batch(path, mapping, as_of))
+    analyze(conn, [result])
     log.info(
         "crm export %s -> %s: %s, %d read, %d landed, %d quarantined in %.2fs (%s)",
         result.source_ref, result.table, result.status, result.rows_read, result.rows_landed,

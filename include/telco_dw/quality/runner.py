@@ -132,7 +132,8 @@ def _validate(url: str, specs: Sequence[SuiteSpec], home: Path, site: Path, name
     context = gx.get_context(project_config=context_config(home, site), mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasources: dict[str, PostgresDatasource] = {}
-    suites, definitions = [], []
+    suites: list[Any] = []
+    definitions: list[Any] = []
     try:
         for i, spec in enumerate(specs):
             datasource = datasources.get(spec.schema)

@@ -267,6 +267,7 @@ def test_the_data_docs_index_links_every_suite_and_opens_offline(scratch: Scratc
     links = re.findall(r"href='([^']+)'", index)
     assert "latest validation" in index and links
     assert all((site / link).is_file() for link in links), links  # every link opens a page on disk
+    assert not [link for link in links if "#" in link or "?" in link]  # a browser would cut the path there
     remote = re.compile(r"<(script|link|img|iframe)[^>]*\b(src|href)=[\"']https?://|url\(['\"]?https?://", re.I)
     pages = [p for p in site.rglob("*") if p.suffix in (".html", ".css")]
     assert pages and not [p for p in pages if remote.search(p.read_text(encoding="utf-8"))]

@@ -118,11 +118,7 @@ def context_config(home: Path, site: Path) -> Any:
 def _validate(url: str, specs: Sequence[SuiteSpec], home: Path, site: Path, name: str) -> list[list[ExpectationResult]]:
     """Every suite of ``specs`` validated in one GX context: one datasource (engine) per schema, one
     checkpoint named ``name`` running a validation definition per suite, its Data Docs action once at
-    the end. The results per suite, in the order of ``specs``.
-
-    GX's fixed cost (context, datasource, checkpoint, Data Docs) is paid once per call, not per
-    suite: a gate of a dozen suites spends its time in the queries (docs/performance.md).
-    """
+    the end. The results per suite, in the order of ``specs``."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -149,7 +145,8 @@ def _validate(url: str, specs: Sequence[SuiteSpec], home: Path, site: Path, name
                     )
                 )
             asset: QueryAsset | TableAsset
-            asset_name = f"{spec.table}#{i}"  # two suites may read one table
+            # two suites may read one table; the name ends up in file names and links of the Data Docs
+            asset_name = spec.table if spec.table not in datasource.get_asset_names() else f"{spec.table}_{i}"
             if spec.row_filter:  # a slice of the table (e.g. one ingest run's batches)
                 query = f"select * from {spec.schema}.{spec.table} where {spec.row_filter}"
                 asset = datasource.add_query_asset(name=asset_name, query=query)

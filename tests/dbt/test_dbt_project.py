@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 # Models whose materialization differs from their folder's (set per model in dbt_project.yml).
 MODEL_MATERIALIZATIONS = {
+    "stg_network__cell_kpi_hourly": "incremental",
     "stg_network__subscriber_experience_daily": "incremental",
     "int_subscriber_days_aggregated_to_customers": "incremental",
 }
@@ -137,6 +139,21 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
             assert not any(n.startswith("source.") for n in model["depends_on"]["nodes"]), (
                 f"{model['name']}: source() belongs in staging"
             )
+
+
+def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, Any]) -> None:
+    """Every incremental model merges a window of days (macros/merge_window.sql) on an indexed date
+    column it has, and every data test attached to it reads that window on an incremental run."""
+    incremental = [m for m in _models(manifest) if m["config"]["materialized"] == "incremental"]
+    assert {m["name"] for m in incremental} >= set(MODEL_MATERIALIZATIONS)
+    for model in incremental:
+        config_, name = model["config"], model["name"]
+        column = config_["meta"].get("merge_window_column")
+        assert config_["incremental_strategy"] == "merge_window" and column in model["columns"], name
+        assert any(index["columns"] == [column] for index in config_["indexes"]), f"{name}: no index on {column}"
+        tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
+        assert tests, name
+        assert all(t["config"]["where"] == "__merged_days__" for t in tests), name
 
 
 def test_sources_declare_the_landed_tables_exactly(manifest: dict[str, Any]) -> None:
@@ -575,7 +592,9 @@ def test_incremental_facts_merge_late_data_and_snapshot_dates_a_plan_change(
         "'2024-01-10 08:00+00',null,null,'2026-10-02 08:00+00','b3','2026-10-03','f3',1)"
     )
     built.execute(late)
-    _build(dbt_database, "--select", "fct_network_cell_daily", "snap_crm__subscriptions")
+    _build(
+        dbt_database, "--select", "stg_network__cell_kpi_hourly", "fct_network_cell_daily", "snap_crm__subscriptions"
+    )
     cells = {
         r["cell_day_id"]: r
         for r in built.execute(
@@ -647,6 +666,43 @@ def test_staged_subscriber_days_are_tokenised_once_and_follow_privacy_nulls(
     assert built.execute(staged).fetchall() == [{"day": "2026-10-02", "mb": "80.00"}]
     days = built.execute("select usage_date::text as day from intermediate.int_subscriber_days_aggregated_to_customers")
     assert sorted(r["day"] for r in days) == ["2026-10-01", "2026-10-02"]  # customer-days stay (docs/warehouse.md)
+
+
+@pytest.mark.integration
+def test_incremental_run_rewrites_and_tests_only_the_days_it_merges(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """An incremental run records the days it merges (from incremental_lookback_days before the latest
+    day) in the table's comment, rewrites only the rows of those days that changed, and its data tests
+    read those days only: a bad row of an older day passes the run's tests and fails a `dbt test` of
+    the whole table; a bad row of a merged day fails the run."""
+    from telco_dw.errors import UserError
+    from telco_dw.transform import dbt
+
+    cells = "marts_candidate.fct_network_cell_daily"
+    bad = "insert into {} (cell_day_id, cell_id, measured_date, hours_reported) values ('X@{day}', 'X', '{day}', 99)"
+    before = {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
+    latest = built.execute(f"select max(measured_date) as day from {cells}").fetchone()["day"]
+    window_start = latest - timedelta(days=3)
+    built.execute(bad.format(cells, day=window_start - timedelta(days=1)))  # outside the window
+    try:
+        _build(dbt_database, "--select", "fct_network_cell_daily")  # its tests pass: the bad day is older
+
+        comment = built.execute(f"select obj_description('{cells}'::regclass, 'pg_class') as c").fetchone()["c"]
+        window = json.loads(comment)
+        assert window["merged_since"] == window_start.isoformat() and window["date_column"] == "measured_date"
+        after = {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
+        assert {k: after[k] for k in before} == before, "the run rewrote rows whose figures did not change"
+
+        with pytest.raises(UserError, match="dbt test"):
+            dbt.run(["test", "--select", "fct_network_cell_daily"], dbt_database)  # the whole table
+
+        built.execute(f"delete from {cells} where cell_id = 'X'")
+        built.execute(bad.format(cells, day=latest))  # inside the window, and no source row replaces it
+        with pytest.raises(UserError, match="dbt build"):
+            _build(dbt_database, "--select", "fct_network_cell_daily")
+    finally:
+        built.execute(f"delete from {cells} where cell_id = 'X'")
 
 
 @pytest.mark.integration

@@ -63,6 +63,7 @@ def _build(conn: psycopg.Connection, run_id: str, value: int) -> None:
         conn.execute(f"drop table if exists marts_candidate.{table}")
         conn.execute(f"create table marts_candidate.{table} as select {value} as v")
         conn.execute(f"grant select on marts_candidate.{table} to bi_reader")  # dbt's +grants
+    conn.execute("create index fct_probe_v on marts_candidate.fct_probe (v)")  # dbt's +indexes (the merge window)
 
 
 def _evidence(conn: psycopg.Connection, run_id: str, failed: str | None = None, when: datetime | None = None) -> None:
@@ -187,6 +188,10 @@ def test_a_new_build_extends_the_published_incremental_facts_not_the_ones_before
     with conn.transaction():
         assert publish.begin(conn, "t/3", incremental=["fct_probe"]) is False
     assert conn.execute("select v from marts_candidate.fct_probe").fetchall() == [(2,)]  # what t/2 published
+    indexes = "select indexdef from pg_indexes where schemaname = 'marts_candidate' and tablename = 'fct_probe'"
+    assert [i for (i,) in conn.execute(indexes)] == [
+        "CREATE INDEX fct_probe_v ON marts_candidate.fct_probe USING btree (v)"
+    ]  # the copy has the published table's index (the merge reads its window through it)
     assert conn.execute("select v from marts_candidate.dim_probe").fetchall() == [(1,)]  # dbt rebuilds tables
     conn.execute("insert into marts_candidate.fct_probe values (3)")  # t/3 merges a day, then its task is retried
     with conn.transaction():

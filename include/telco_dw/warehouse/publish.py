@@ -77,6 +77,23 @@ def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
     return conn.execute("select to_regnamespace(%s) is not null", (schema,)).fetchone()[0]  # type: ignore[index]
 
 
+def _copy_table(conn: psycopg.Connection, source: str, target: str) -> None:
+    """``target`` as a copy of ``source``: its columns (``like ... including all``), rows, then
+    indexes, built once over the copied rows rather than maintained row by row."""
+    conn.execute(f"create table {target} (like {source} including all excluding indexes)")
+    conn.execute(f"insert into {target} select * from {source}")
+    indexes = conn.execute(
+        "select pg_get_indexdef(index.indexrelid) from pg_index as index where index.indrelid = to_regclass(%s)",
+        (source,),
+    ).fetchall()
+    for (definition,) in indexes:
+        # CREATE [UNIQUE] INDEX <name> ON <schema>.<table> USING ...: the same index on the copy
+        head, _, using = definition.partition(" USING ")
+        head = head.rsplit(" ON ", 1)[0]
+        conn.execute(f"{head} ON {target} USING {using}")
+    conn.execute(f"analyze {target}")
+
+
 def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()) -> bool:
     """Record that ``run_id`` builds the candidate; drop the candidate first when the latest build
     was never published; then seed each ``incremental`` mart from ``marts``, which dbt extends.
@@ -107,9 +124,7 @@ def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()
         if not _exists(conn, f"{CANDIDATE}.{table}"):
             log.info("seeding %s.%s from the published %s.%s", CANDIDATE, table, PUBLISHED, table)
             conn.execute(f"create schema if not exists {CANDIDATE}")
-            conn.execute(f"create table {CANDIDATE}.{table} (like {PUBLISHED}.{table} including all)")
-            conn.execute(f"insert into {CANDIDATE}.{table} select * from {PUBLISHED}.{table}")
-            conn.execute(f"analyze {CANDIDATE}.{table}")
+            _copy_table(conn, f"{PUBLISHED}.{table}", f"{CANDIDATE}.{table}")
     conn.execute(
         "insert into audit.publications (run_id, status, started_at) values (%s, 'building', now()) "
         "on conflict (run_id) do update set status = 'building', finished_at = null, reason = null "

@@ -1,38 +1,52 @@
+-- Each source is read for its event times only (a CTE read twice is computed once, with every column
+-- it selects: the subscriptions' tokens and the survey comments' scrubbing included).
 with
 
 subscriptions as (
 
-    select * from {{ ref('stg_crm__subscriptions') }}
+    select
+        updated_at,
+        deactivated_at
+    from {{ ref('stg_crm__subscriptions') }}
 
 ),
 
 tickets as (
 
-    select * from {{ ref('stg_crm__tickets') }}
+    select
+        created_at,
+        updated_at
+    from {{ ref('stg_crm__tickets') }}
 
 ),
 
 responses as (
 
-    select * from {{ ref('stg_survey__responses') }}
+    select submitted_at
+    from {{ ref('stg_survey__responses') }}
 
 ),
 
 invoices as (
 
-    select * from {{ ref('stg_billing__invoices') }}
+    select
+        billing_month,
+        issued_at
+    from {{ ref('stg_billing__invoices') }}
 
 ),
 
 payments as (
 
-    select * from {{ ref('stg_billing__payments') }}
+    select updated_at
+    from {{ ref('stg_billing__payments') }}
 
 ),
 
 cell_hours as (
 
-    select * from {{ ref('stg_network__cell_kpi_hourly') }}
+    select measured_date
+    from {{ ref('stg_network__cell_kpi_hourly') }}
 
 ),
 
@@ -52,7 +66,7 @@ event_bounds as (
             (select max(responses.submitted_at at time zone 'UTC')::date from responses),
             (select max(invoices.issued_at at time zone 'UTC')::date from invoices),
             (select max(payments.updated_at at time zone 'UTC')::date from payments),
-            (select max(cell_hours.hour_started_at at time zone 'UTC')::date from cell_hours)
+            (select max(cell_hours.measured_date) from cell_hours)
         ) as last_event_date
 
 ),

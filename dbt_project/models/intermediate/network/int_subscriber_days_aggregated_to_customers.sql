@@ -9,11 +9,7 @@ subscriber_days as (
 
     select * from {{ ref('stg_network__subscriber_experience_daily') }}
     {% if is_incremental() -%}
-        where
-            usage_date >= (
-                select coalesce(max(already_built.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
-                from {{ this }} as already_built
-            )
+        where usage_date >= {{ merge_window_start('usage_date') }}
     {%- endif %}
 
 ),
@@ -25,13 +21,17 @@ subscriptions as (
 ),
 
 -- The subscription that held the number on the day (activated by its end, not churned before its
--- start): a recycled number belongs to a new owner from the new activation on. Days of numbers the
--- CRM does not know are left out. (The day and token, not the id, are the distinct key, so a filter on
--- the day reaches staging and the raw table.)
+-- start; of several, the latest activated): a recycled number belongs to a new owner from the new
+-- activation on. Days of numbers the CRM does not know are left out. An anti-join, not a
+-- `distinct on` over the days: most numbers have one subscription, and sorting every subscriber-day
+-- by its token to find that out was the model's dearest step.
 owned as (
 
-    select distinct on (subscriber_days.usage_date, subscriber_days.msisdn_token)
-        subscriber_days.*,
+    select
+        subscriber_days.usage_date,
+        subscriber_days.volume_mb,
+        subscriber_days.avg_dl_mbps,
+        subscriber_days.avg_rsrp_dbm,
         subscriptions.customer_id
     from subscriber_days
     inner join subscriptions
@@ -42,7 +42,19 @@ owned as (
                 subscriptions.deactivated_at is null
                 or subscriptions.deactivated_at >= subscriber_days.usage_date::timestamp at time zone 'UTC'
             )
-    order by subscriber_days.usage_date asc, subscriber_days.msisdn_token asc, subscriptions.activated_at desc
+    where not exists (
+        select
+        from subscriptions as later
+        where
+            later.msisdn_token = subscriptions.msisdn_token
+            and (later.activated_at, later.subscription_id)
+            > (subscriptions.activated_at, subscriptions.subscription_id)
+            and later.activated_at < (subscriber_days.usage_date + 1)::timestamp at time zone 'UTC'
+            and (
+                later.deactivated_at is null
+                or later.deactivated_at >= subscriber_days.usage_date::timestamp at time zone 'UTC'
+            )
+    )
 
 ),
 

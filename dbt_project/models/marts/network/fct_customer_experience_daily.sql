@@ -33,11 +33,7 @@ recent_days as (
     inner join customers
         on customer_days.customer_id = customers.customer_id
     {% if is_incremental() -%}
-        where
-            customer_days.usage_date >= (
-                select coalesce(max(already_built.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
-                from {{ this }} as already_built
-            )
+        where customer_days.usage_date >= {{ merge_window_start('usage_date') }}
     {%- endif %}
 
 ),

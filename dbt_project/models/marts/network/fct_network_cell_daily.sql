@@ -12,20 +12,10 @@ cell_hours as (
 -- every hour they have now, so late and redelivered hourly files are merged in.
 recent_hours as (
 
-    select
-        cell_hours.*,
-        (cell_hours.hour_started_at at time zone 'UTC')::date as measured_date
+    select cell_hours.*
     from cell_hours
     {% if is_incremental() -%}
-        where
-            cell_hours.hour_started_at >= (
-                select
-                    (
-                        coalesce(max(already_built.measured_date), '1900-01-01'::date)
-                        - {{ var('incremental_lookback_days') }}
-                    )::timestamp at time zone 'UTC'
-                from {{ this }} as already_built
-            )
+        where cell_hours.measured_date >= {{ merge_window_start('measured_date') }}
     {%- endif %}
 
 ),

@@ -1,8 +1,17 @@
+{{ config(unique_key='cell_hour_id') }}
+{#- Incremental (dbt_project.yml), like the subscriber-days: as a view, each of a build's reads (the
+    cell facts, the observed months, a dozen data tests) sorted the whole history again to keep each
+    hour's latest version. A run stages the UTC days from incremental_lookback_days before the latest
+    day staged (late and redelivered hourly files). -#}
+
 with
 
 source as (
 
     select * from {{ source('raw_network', 'cell_kpi_hourly') }}
+    {% if is_incremental() -%}
+        where hour_start >= {{ merge_window_start('measured_date') }}::timestamp at time zone 'UTC'
+    {%- endif %}
 
 ),
 
@@ -20,6 +29,7 @@ renamed as (
         region,
         technology,
         hour_start as hour_started_at,
+        (hour_start at time zone 'UTC')::date as measured_date,
         rsrp_dbm,
         rsrq_db,
         sinr_db,

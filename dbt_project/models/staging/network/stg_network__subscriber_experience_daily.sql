@@ -15,16 +15,24 @@
 
 with
 
-source as (
+-- read twice (the rows, the numbers), inlined each time rather than copied; the columns staging
+-- carries only (the sort that keeps each day's latest row carries every column it is given)
+source as not materialized (
 
-    select * from {{ source('raw_network', 'subscriber_experience_daily') }}
+    select
+        usage_date,
+        msisdn,
+        volume_mb,
+        avg_dl_mbps,
+        avg_rsrp_dbm,
+        _loaded_at,
+        _batch_id,
+        _row_number
+    from {{ source('raw_network', 'subscriber_experience_daily') }}
     -- a day whose number was erased or is past its retention (privacy) belongs to no one
     where msisdn is not null
     {% if is_incremental() -%}
-        and usage_date >= (
-            select coalesce(max(already_built.usage_date), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
-            from {{ this }} as already_built
-        )
+        and usage_date >= {{ merge_window_start('usage_date') }}
     {%- endif %}
 
 ),
@@ -35,20 +43,34 @@ latest as (
 
 ),
 
--- The MSISDN becomes its keyed token (the CRM's subscriptions carry the same token); IMSI, IMEI and
--- the serving cell (a trajectory over days) are not carried.
+-- The MSISDN becomes its keyed token (the CRM's subscriptions carry the same token), computed once
+-- per number: a number has a row per day, and each token is a call of privacy.token (the key is
+-- read by that function only), the dearest step of the model when made per row. Materialized, or
+-- the planner would move the call above the join, back to once per row.
+numbers as materialized (
+
+    select
+        msisdn,
+        {{ pii('raw_network', 'subscriber_experience_daily', 'msisdn', normalise_mobile('msisdn')) }} as msisdn_token
+    from (select distinct source.msisdn from source) as distinct_numbers
+
+),
+
+-- IMSI, IMEI and the serving cell (a trajectory over days) are not carried.
 renamed as (
 
     select
-        {{ pii('raw_network', 'subscriber_experience_daily', 'msisdn', normalise_mobile('msisdn')) }} as msisdn_token,
-        usage_date,
-        volume_mb,
-        avg_dl_mbps,
-        avg_rsrp_dbm,
-        avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} as is_poor_coverage,
-        _batch_id,
-        _row_number
+        numbers.msisdn_token,
+        latest.usage_date,
+        latest.volume_mb,
+        latest.avg_dl_mbps,
+        latest.avg_rsrp_dbm,
+        latest.avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} as is_poor_coverage,
+        latest._batch_id,
+        latest._row_number
     from latest
+    inner join numbers
+        on latest.msisdn = numbers.msisdn
 
 ),
 

@@ -16,8 +16,8 @@ arm in a fresh interpreter (``benchlib.measure``: wall time, the child's own pea
   method (one ``executemany`` per chunk of 10,000; ``method="multi"`` measured 10x slower here);
 - ``PostgresHook.insert_rows``: rows from ``csv.reader``, ``executemany=True``, ``commit_every=10000``.
 
-The pandas and hook arms run on the file's first 200k rows only (labelled so, nothing extrapolated);
-the loader and psql run on that sample too for a same-size comparison. Everything lands in a scratch
+The pandas and hook arms run on the 5M-row file, as the issue states the comparison (about two
+minutes each here), next to the loader on the same file in the same test. Everything lands in a scratch
 database ``telco_dw_bench`` on the test server, dropped at the end. Peak RSS is the client's: the
 PostgreSQL server's memory is not in it. Goals (the ingestion issue): loader >= 0.9x psql rows/s,
 >= 10x pandas, peak RSS < 300 MB and flat from 1M to 5M rows; recorded with each figure. The rows/s
@@ -37,7 +37,6 @@ from benchlib import measure, record
 pytestmark = pytest.mark.bench
 
 SIZES = [1_000_000, 5_000_000]
-SAMPLE = 200_000
 DATABASE = "telco_dw_bench"
 RAW = "raw_billing.invoice_lines"
 COLUMNS = ("line_id", "invoice_id", "line_type", "amount_excl_tax", "updated_at")
@@ -176,17 +175,12 @@ def bench_url(warehouse):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """The generated files by row count: the sample is the first rows of the 1M file."""
+    """The generated files by row count."""
     folder = tmp_path_factory.mktemp("ingest_bench")
     out = {}
     for rows in SIZES:
         out[rows] = folder / f"invoice_lines_{rows}.csv"
         _write_lines(out[rows], rows)
-    sample = folder / f"invoice_lines_{SAMPLE}.csv"
-    with out[SIZES[0]].open("rb") as src, sample.open("wb") as dst:
-        for _ in range(SAMPLE + 1):
-            dst.write(src.readline())
-    out[SAMPLE] = sample
     return out
 
 
@@ -225,14 +219,14 @@ def test_loader_vs_psql_copy_at_1m_and_5m(bench_url, files):
     # the throughput goal (vs_psql >= 0.9) is recorded with goal_met, not asserted: see docs/ingestion.md
 
 
-def test_what_users_reach_for_on_a_200k_sample(bench_url, files):
-    path = files[SAMPLE]
-    label = f"ingest {_label(SAMPLE)}-row sample"
-    loader = _arm(LOADER, path, bench_url, SAMPLE)
-    record(f"{label}: psql \\copy", _arm(PSQL, path, bench_url, SAMPLE))
-    pandas = _arm(PANDAS, path, bench_url, SAMPLE)
+def test_what_users_reach_for_on_the_5m_file(bench_url, files):
+    rows = SIZES[-1]
+    path = files[rows]
+    label = f"ingest {_label(rows)} invoice lines, what users reach for"
+    loader = _arm(LOADER, path, bench_url, rows)
+    pandas = _arm(PANDAS, path, bench_url, rows)
     record(f"{label}: pandas.to_sql (default method, chunksize 10000)", pandas)
-    hook = _arm(HOOK, path, bench_url, SAMPLE)
+    hook = _arm(HOOK, path, bench_url, rows)
     record(f"{label}: PostgresHook.insert_rows (executemany, commit_every 10000)", hook)
     ratio = round(float(loader["rows_per_s"]) / float(pandas["rows_per_s"]), 1)  # type: ignore[arg-type]
     loader.update(vs_pandas=ratio, goal="vs_pandas >= 10", goal_met=ratio >= 10)

@@ -5,8 +5,8 @@
 
     - `merge_window_start(column)`: the window's first day, as SQL read from the table before the run
       (its latest day minus the lookback). The model filters its input with it, and the merge reads
-      only those days of the table (an index on the column then serves the merge instead of a read
-      of the whole history).
+      only those days of the table (through the index `merge_window_index` creates, instead of a
+      read of the whole history).
     - the strategy `merge_window`: writes that first day and dbt's invocation id in the table's
       comment, then merges.
     - `get_where_subquery`, dbt's hook for a data test's `where` config: `__merged_days__` there
@@ -57,6 +57,18 @@
     when not matched then
         insert ({{ quoted | join(', ') }})
         values (DBT_INTERNAL_SOURCE.{{ quoted | join(', DBT_INTERNAL_SOURCE.') }})
+{%- endmacro %}
+
+{#- The index the window is read through, on `meta.merge_window_column`: a post-hook of every build
+    of these models (a no-op once it exists), so a table built before it, or copied without it, gets
+    it at its next run. -#}
+{% macro merge_window_index() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set column = config.get('meta', {}).get('merge_window_column') -%}
+    create index if not exists {{ adapter.quote(this.identifier ~ '__merge_window') }}
+        on {{ this }} ({{ adapter.quote(column) }})
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}

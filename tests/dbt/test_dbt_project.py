@@ -142,15 +142,17 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
 
 
 def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, Any]) -> None:
-    """Every incremental model merges a window of days (macros/merge_window.sql) on an indexed date
-    column it has, and every data test attached to it reads that window on an incremental run."""
+    """Every incremental model merges a window of days (macros/merge_window.sql) on a date column it
+    has, indexed by a post-hook, and every data test attached to it reads that window on an
+    incremental run."""
     incremental = [m for m in _models(manifest) if m["config"]["materialized"] == "incremental"]
     assert {m["name"] for m in incremental} >= set(MODEL_MATERIALIZATIONS)
     for model in incremental:
         config_, name = model["config"], model["name"]
         column = config_["meta"].get("merge_window_column")
         assert config_["incremental_strategy"] == "merge_window" and column in model["columns"], name
-        assert any(index["columns"] == [column] for index in config_["indexes"]), f"{name}: no index on {column}"
+        hooks = [hook["sql"] for hook in config_["post-hook"]]
+        assert any("merge_window_index()" in hook for hook in hooks), f"{name}: no index on {column}"
         tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
         assert tests, name
         assert all(t["config"]["where"] == "__merged_days__" for t in tests), name

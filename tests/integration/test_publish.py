@@ -63,7 +63,7 @@ def _build(conn: psycopg.Connection, run_id: str, value: int) -> None:
         conn.execute(f"drop table if exists marts_candidate.{table}")
         conn.execute(f"create table marts_candidate.{table} as select {value} as v")
         conn.execute(f"grant select on marts_candidate.{table} to bi_reader")  # dbt's +grants
-    conn.execute("create index fct_probe_v on marts_candidate.fct_probe (v)")  # dbt's +indexes (the merge window)
+    conn.execute("create index fct_probe_v on marts_candidate.fct_probe (v)")  # merge_window_index's
 
 
 def _evidence(conn: psycopg.Connection, run_id: str, failed: str | None = None, when: datetime | None = None) -> None:

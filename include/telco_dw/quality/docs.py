@@ -20,7 +20,9 @@ Validation results hold counts only (see :mod:`.results`), so neither page shows
 from __future__ import annotations
 
 import html
+import os
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,11 +47,21 @@ def gx_site(cfg: Config) -> Path:
     return site(cfg) / "gx"
 
 
+_PASSED = ".offline"
+"""A file under the GX site whose mtime is when the last complete :func:`offline` pass began."""
+
+
 def offline(folder: Path, since: datetime | None = None) -> int:
     """Strip remote scripts, stylesheets, images and CSS ``url()``s from the HTML and CSS files under
-    ``folder`` (those changed since ``since``): opened offline, they request nothing."""
+    ``folder``: opened offline, they request nothing. With ``since``, only the files changed since
+    then or since the last complete pass began, whichever is earlier: a run that wrote pages and
+    never got to its own pass (killed, failed) leaves none behind. Returns the files changed."""
+    began = time.time()
+    marker = folder / _PASSED
+    cutoff = 0.0
+    if since is not None:
+        cutoff = min(since.timestamp(), marker.stat().st_mtime if marker.exists() else 0.0) - 1
     changed = 0
-    cutoff = since.timestamp() - 1 if since else 0
     for page in (*folder.rglob("*.html"), *folder.rglob("*.css")):
         if page.stat().st_mtime < cutoff:
             continue
@@ -58,6 +70,8 @@ def offline(folder: Path, since: datetime | None = None) -> int:
         if stripped != text:
             page.write_text(stripped, encoding="utf-8")
             changed += 1
+    marker.touch()
+    os.utime(marker, (began, began))
     return changed
 
 

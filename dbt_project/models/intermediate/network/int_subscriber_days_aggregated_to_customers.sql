@@ -14,9 +14,27 @@ subscriber_days as (
 
 ),
 
-subscriptions as (
+-- read three times, each read inlined (a table with statistics, where a copied CTE has none and
+-- the planner would hash the days instead of the subscriptions)
+subscriptions as not materialized (
 
     select * from {{ ref('stg_crm__subscriptions') }}
+
+),
+
+-- The subscriptions of numbers held by more than one subscription over time (recycled numbers): the
+-- only days with a choice of owner. Small, so the anti-join below holds it in memory while the days
+-- stream past it.
+recycled as (
+
+    select *
+    from subscriptions
+    where msisdn_token in (
+        select shared.msisdn_token
+        from subscriptions as shared
+        group by shared.msisdn_token
+        having count(*) > 1
+    )
 
 ),
 
@@ -44,7 +62,7 @@ owned as (
             )
     where not exists (
         select
-        from subscriptions as later
+        from recycled as later
         where
             later.msisdn_token = subscriptions.msisdn_token
             and (later.activated_at, later.subscription_id)

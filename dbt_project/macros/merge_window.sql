@@ -1,18 +1,19 @@
 {#-
     The daily facts of a growing history (the network models) are incremental: a run merges the days
     from `incremental_lookback_days` before the latest day built (late and redelivered files), and
-    the older days stay as they are. Three pieces share that window:
+    the older days stay as they are. These pieces share that window:
 
     - `merge_window_start(column)`: the window's first day, as SQL read from the table before the run
       (its latest day minus the lookback). The model filters its input with it, and the merge reads
-      only those days of the table (through the index `merge_window_index` creates, instead of a
-      read of the whole history).
+      only those days of the table (through the index below, instead of a read of the whole
+      history);
     - the strategy `merge_window`: writes that first day and dbt's invocation id in the table's
-      comment, then merges.
+      comment, then merges;
+    - `merge_window_index()`, a post-hook: the index on the window's column;
     - `get_where_subquery`, dbt's hook for a data test's `where` config: `__merged_days__` there
       becomes `<column> >= <first day>` when the table records a window of this very invocation, so
       the tests of an incremental run check the days it merged; after a full build, or in a `dbt test`
-      of its own, the tests read the whole table.
+      of its own, the tests read the whole table. Any other `where` is applied as dbt applies it.
 -#}
 
 {% macro merge_window_start(column) -%}

@@ -6,8 +6,11 @@ arm in a fresh interpreter (``benchlib.measure``: wall time, the child's own pea
 - ``telco-dw loader``: ``load.csvfile.file_batch`` + ``load.batch.land_batch`` into the raw table
   (SHA-256 of the file, COPY into the typed columns with the checks as its ``where``, metadata from
   column defaults, ledger row), at 1M and 5M rows;
-- ``psql \\copy``: the same file into a plain table of the declared types (no checks, no metadata),
-  at 1M and 5M rows: the limit;
+- ``psql \\copy into a plain table``: the same file into a table of the declared types only (no
+  checks, no metadata), at 1M and 5M rows: COPY of the file's bytes alone;
+- ``psql \\copy into a plain table + 4 constant metadata columns``: the same, the table also holding
+  the raw table's four metadata columns as constant defaults: what the bytes the issue asks every raw
+  row to carry cost, without anything that fills them per batch;
 - ``psql \\copy into the raw table``: the same file into ``raw_billing.invoice_lines`` itself, its
   metadata filled by the table's defaults (the batch settings set for the session, the row-number
   sequence, the BRIN index kept), at 1M and 5M rows: the same rows the loader lands, without its checks,
@@ -15,6 +18,14 @@ arm in a fresh interpreter (``benchlib.measure``: wall time, the child's own pea
 - ``pandas.to_sql``: ``read_csv(parse_dates=["updated_at"])`` then ``to_sql`` with the default
   method (one ``executemany`` per chunk of 10,000; ``method="multi"`` measured 10x slower here);
 - ``PostgresHook.insert_rows``: rows from ``csv.reader``, ``executemany=True``, ``commit_every=10000``.
+
+These three run ``ROUNDS`` times each, interleaved, after a checkpoint each (no arm pays for the WAL
+of another), and the median run is recorded with every run's time.
+
+One generated Parquet file of 1M subscriber-days (the columns of
+``raw_network.subscriber_experience_daily``, the network source's daily file) is landed by the loader
+twice: through its COPY fast path (Arrow writes the declared columns as CSV) and through the row path
+(every value through Python), which landed every Parquet file until 2026-12-03.
 
 The pandas and hook arms run on the 5M-row file, as the issue states the comparison (about two
 minutes each here), next to the loader on the same file in the same test. Everything lands in a scratch
@@ -37,10 +48,20 @@ from benchlib import measure, record
 pytestmark = pytest.mark.bench
 
 SIZES = [1_000_000, 5_000_000]
+ROUNDS = 3
+"""Runs of each arm of the loader-vs-psql comparison per size; the median run is recorded."""
 DATABASE = "telco_dw_bench"
 RAW = "raw_billing.invoice_lines"
 COLUMNS = ("line_id", "invoice_id", "line_type", "amount_excl_tax", "updated_at")
 TYPED = "line_id text, invoice_id text, line_type text, amount_excl_tax numeric(12,2), updated_at timestamptz"
+CONSTANT_METADATA = (
+    "_batch_id uuid not null default 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', "
+    "_loaded_at timestamptz not null default now(), "
+    "_source_file text not null default 'bench/0123456789abcdef0123456789abcdef.csv', "
+    "_row_number bigint not null default 0"
+)
+"""The raw table's four metadata columns, each a constant (no sequence, no settings, no index): what
+storing those bytes alone costs; the file name is as long as the loader's ``bench/<uuid>.csv``."""
 RAW_SETTINGS = (
     "select set_config('telco_dw.batch_id', gen_random_uuid()::text, false), "
     "set_config('telco_dw.source_file', 'bench/' || md5(random()::text) || '.csv', false)"
@@ -168,6 +189,7 @@ def bench_url(warehouse):
         conn.execute("create schema if not exists bench")
         for name in ("lines_copy", "lines_pandas", "lines_hook"):
             conn.execute(f"create table if not exists bench.{name} ({TYPED})")
+        conn.execute(f"create table if not exists bench.lines_metadata ({TYPED}, {CONSTANT_METADATA})")
     yield warehouse_url(warehouse, DATABASE)
     with connect(warehouse, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
@@ -184,7 +206,16 @@ def files(tmp_path_factory):
     return out
 
 
+def _checkpoint(url: str) -> None:
+    """Write out what earlier arms left in the WAL, so that no arm pays for another's checkpoint."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("checkpoint")
+
+
 def _arm(code: str, path: Path, url: str, expected: int, **env: str) -> dict[str, object]:
+    _checkpoint(url)
     env = {"BENCH_FILE": str(path), "BENCH_URL": url, "BENCH_PSQL": _psql(), **env}
     figures: dict[str, object] = dict(measure(code, env))
     assert figures["rows"] == figures["in_table"] == expected, figures
@@ -195,6 +226,12 @@ def _arm(code: str, path: Path, url: str, expected: int, **env: str) -> dict[str
     return figures
 
 
+def _median(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The run of median load time, with every run's ``load_s`` beside it (``runs_load_s``)."""
+    ordered = sorted(runs, key=lambda run: float(run["load_s"]))  # type: ignore[arg-type]
+    return {**ordered[len(ordered) // 2], "runs_load_s": [run["load_s"] for run in runs]}
+
+
 def _label(rows: int) -> str:
     return f"{rows // 1_000_000}M" if rows >= 1_000_000 else f"{rows // 1000}k"
 
@@ -202,21 +239,93 @@ def _label(rows: int) -> str:
 def test_loader_vs_psql_copy_at_1m_and_5m(bench_url, files):
     loader_rss = {}
     for rows in SIZES:
-        psql = _arm(PSQL, files[rows], bench_url, rows)
-        record(f"ingest {_label(rows)} invoice lines: psql \\copy (the limit)", psql)
-        raw = _arm(PSQL, files[rows], bench_url, rows, BENCH_TABLE=RAW, BENCH_SETTINGS=RAW_SETTINGS)
-        record(f"ingest {_label(rows)} invoice lines: psql \\copy into the raw table (no checks, no ledger)", raw)
-        loader = _arm(LOADER, files[rows], bench_url, rows)
+        arms: dict[str, list[dict[str, object]]] = {"psql": [], "metadata": [], "raw": [], "loader": []}
+        for _ in range(ROUNDS):  # interleaved, so that a slow minute of the machine hits every arm
+            arms["psql"].append(_arm(PSQL, files[rows], bench_url, rows))
+            arms["metadata"].append(_arm(PSQL, files[rows], bench_url, rows, BENCH_TABLE="bench.lines_metadata"))
+            arms["raw"].append(_arm(PSQL, files[rows], bench_url, rows, BENCH_TABLE=RAW, BENCH_SETTINGS=RAW_SETTINGS))
+            arms["loader"].append(_arm(LOADER, files[rows], bench_url, rows))
+        psql, raw, loader = (_median(arms[name]) for name in ("psql", "raw", "loader"))
+        record(f"ingest {_label(rows)} invoice lines: psql \\copy into a plain table (no metadata)", psql)
+        metadata = _median(arms["metadata"])
+        metadata["vs_psql"] = round(float(metadata["rows_per_s"]) / float(psql["rows_per_s"]), 2)  # type: ignore[arg-type]
+        record(
+            f"ingest {_label(rows)} invoice lines: psql \\copy into a plain table + 4 constant metadata columns",
+            metadata,
+        )
+        record(f"ingest {_label(rows)} invoice lines: psql \\copy into the raw table (the loader's rows)", raw)
         assert loader["quarantined"] == 0
         ratio, ratio_raw = (round(float(loader["rows_per_s"]) / float(arm["rows_per_s"]), 2) for arm in (psql, raw))  # type: ignore[arg-type]
         loader.update(
-            vs_psql=ratio, vs_psql_raw_table=ratio_raw, goal="vs_psql >= 0.9, peak_rss_mb < 300", goal_met=ratio >= 0.9
+            vs_psql=ratio,
+            vs_psql_raw_table=ratio_raw,
+            goal="rows/s >= 0.9x psql \\copy, peak_rss_mb < 300",
+            goal_met_plain_table=ratio >= 0.9,
+            goal_met_raw_table=ratio_raw >= 0.9,
         )
         record(f"ingest {_label(rows)} invoice lines: telco-dw loader", loader)
-        loader_rss[rows] = float(loader["peak_rss_mb"])  # type: ignore[arg-type]
+        loader_rss[rows] = max(float(run["peak_rss_mb"]) for run in arms["loader"])  # type: ignore[arg-type]
     assert max(loader_rss.values()) < 300, loader_rss  # streamed: memory does not grow with the file
     assert loader_rss[SIZES[-1]] < loader_rss[SIZES[0]] * 1.25 + 10, loader_rss
-    # the throughput goal (vs_psql >= 0.9) is recorded with goal_met, not asserted: see docs/ingestion.md
+    # the throughput goal is recorded with goal_met, not asserted: see docs/ingestion.md
+
+
+PARQUET_ROWS = 1_000_000
+PARQUET_LOADER = """
+import json, os, time, uuid, dataclasses
+import psycopg
+from telco_dw.load.batch import land_batch
+from telco_dw.load.parquetfile import parquet_batch
+from telco_dw.sources.network.schema import SUBSCRIBER_EXPERIENCE_DAILY as TABLE
+path, url = os.environ["BENCH_FILE"], os.environ["BENCH_URL"]
+with psycopg.connect(url, autocommit=True) as conn:
+    conn.execute(f"truncate {TABLE.qualified}, quarantine.network")
+    started = time.monotonic()
+    batch = parquet_batch(TABLE, "bench/" + uuid.uuid4().hex + ".parquet", lambda: open(path, "rb"),
+                          checksum=uuid.uuid4().hex, size_bytes=os.path.getsize(path))
+    if os.environ["BENCH_PATH"] == "rows":
+        batch = dataclasses.replace(batch, csv=None)
+    result = land_batch(conn, batch)
+    seconds = time.monotonic() - started
+    count = conn.execute(f"select count(*) from {TABLE.qualified}").fetchone()[0]
+    conn.execute(f"truncate {TABLE.qualified}")
+print(json.dumps({"rows": result.rows_landed, "quarantined": result.rows_quarantined, "in_table": count,
+                  "load_s": round(seconds, 2)}))
+"""
+
+
+def _write_experience(path: Path, rows: int) -> None:
+    """``rows`` subscriber-days with the declared columns, as the network simulator writes them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(5)
+    numbers = [f"1{rng.randrange(30, 99)}{n:08d}" for n in range(rows)]
+    table = pa.table(
+        {
+            "usage_date": pa.array([__import__("datetime").date(2026, 10, 1)] * rows, pa.date32()),
+            "msisdn": numbers,
+            "imsi": ["46000" + number[1:] for number in numbers],
+            "imei": [f"86{rng.randrange(10**12, 10**13)}" for _ in range(rows)],
+            "serving_cell_id": [f"CELL{rng.randrange(1, 900):05d}" for _ in range(rows)],
+            "volume_mb": [round(rng.uniform(0, 4000), 2) for _ in range(rows)],
+            "avg_dl_mbps": [round(rng.uniform(1, 500), 2) for _ in range(rows)],
+            "avg_rsrp_dbm": [round(rng.uniform(-130, -60), 1) for _ in range(rows)],
+        }
+    )
+    pq.write_table(table, path)
+
+
+def test_parquet_fast_path_vs_row_path(bench_url, tmp_path):
+    path = tmp_path / "subscriber_experience.parquet"
+    _write_experience(path, PARQUET_ROWS)
+    label = f"ingest {_label(PARQUET_ROWS)} subscriber-days (Parquet): telco-dw loader"
+    rows = _arm(PARQUET_LOADER, path, bench_url, PARQUET_ROWS, BENCH_PATH="rows")
+    record(f"{label}, row path (values through Python)", rows)
+    fast = _arm(PARQUET_LOADER, path, bench_url, PARQUET_ROWS, BENCH_PATH="fast")
+    fast["vs_row_path"] = round(float(fast["rows_per_s"]) / float(rows["rows_per_s"]), 2)  # type: ignore[arg-type]
+    record(f"{label}, COPY fast path (Arrow writes CSV)", fast)
+    assert float(fast["peak_rss_mb"]) < 300, fast  # type: ignore[arg-type]
 
 
 def test_what_users_reach_for_on_the_5m_file(bench_url, files):

@@ -20,6 +20,7 @@ table for a data interval. Guarantees, per batch:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -57,16 +58,25 @@ class Row:
 
 @dataclass(frozen=True)
 class CsvStream:
-    """A UTF-8, comma-separated file with a header that COPY can read as it is.
+    """UTF-8, comma-separated CSV bytes that COPY can read as they are: a file, or another server's
+    ``COPY ... TO STDOUT``.
 
     ``columns`` names, per column of the file in order, its header name (declared or not);
-    ``chunks()`` yields the file's bytes after the header line (called once per COPY attempt). When
-    COPY into the typed columns refuses the bytes (a value not of its type), they are staged as text;
-    when that is refused too (a malformed line, bad encoding), the batch is landed through ``Batch.rows``.
+    ``chunks()`` yields the bytes after the header line (called once per COPY attempt, each time from
+    the start). When COPY into the typed columns refuses the bytes (a value not of its type), they are
+    staged as text; when that is refused too (a malformed line, bad encoding), the batch is landed
+    through ``Batch.rows``. ``empty_is_null``: a quoted empty field (``""``) is null, as an empty
+    field of a file is (``force_null``); False for bytes PostgreSQL wrote, where ``""`` is an empty
+    string and only an unquoted empty field is null.
     """
 
     columns: tuple[str, ...]
     chunks: Callable[[], Iterator[bytes]]
+    empty_is_null: bool = True
+
+    def copy_options(self, listed: str) -> str:
+        """COPY's options for these bytes, ``listed`` the quoted column list."""
+        return "format csv, encoding 'UTF8'" + (f", force_null ({listed})" if self.empty_is_null else "")
 
 
 @dataclass
@@ -179,6 +189,9 @@ def land_batch(conn: psycopg.Connection, batch: Batch) -> BatchResult:
     cols = ", ".join(names)
     casts = ", ".join(f"s.{c.name}::{c.type}" for c in table.columns)
     extra = [c for c in (batch.csv.columns if batch.csv else ()) if c not in names]
+    passes: list[Any] = []  # a digest per pass over the CSV bytes of an extract (no checksum known before)
+    if batch.csv is not None and batch.checksum is None:
+        batch = dataclasses.replace(batch, csv=dataclasses.replace(batch.csv, chunks=_hashed(batch.csv.chunks, passes)))
     try:
         with conn.transaction():
             # one batch of a reference at a time (concurrent runs, a backfill): the second waits, then
@@ -242,7 +255,7 @@ def land_batch(conn: psycopg.Connection, batch: Batch) -> BatchResult:
                 "%s, now() - make_interval(secs => %s), now())",
                 (
                     batch_id, table.source, table.qualified, batch.source_ref, batch.size_bytes,
-                    batch.checksum or (digest.hexdigest() if digest else ""),
+                    batch.checksum or _checksum(digest or (passes[-1] if passes else None)),
                     batch.interval_start, batch.interval_end, read, landed, quarantined,
                     json.dumps(batch.notes, ensure_ascii=False), time.monotonic() - started,
                 ),
@@ -259,6 +272,24 @@ def land_batch(conn: psycopg.Connection, batch: Batch) -> BatchResult:
         table.qualified, batch.source_ref, "landed", read, landed, quarantined, time.monotonic() - started,
         batch.notes, batch_id,
     )  # fmt: skip
+
+
+def _checksum(digest: Any) -> str:
+    return digest.hexdigest() if digest is not None else ""
+
+
+def _hashed(chunks: Callable[[], Iterator[bytes]], passes: list[Any]) -> Callable[[], Iterator[bytes]]:
+    """``chunks``, each pass also hashing its bytes into a new SHA-256 appended to ``passes`` (the last
+    pass is the one whose rows landed: the ledger's checksum of an extract that took a COPY path)."""
+
+    def hashed() -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        passes.append(digest)
+        for chunk in chunks():
+            digest.update(chunk)
+            yield chunk
+
+    return hashed
 
 
 def _quarantine_stage(conn: psycopg.Connection, batch: Batch, batch_id: str) -> int:
@@ -326,8 +357,8 @@ def _copy_typed(conn: psycopg.Connection, batch: Batch, batch_id: str) -> tuple[
         with conn.transaction():  # a savepoint: a refused file leaves nothing behind
             conn.execute("select setval(%s, 0, true)", (sequence,))  # currval 0, the first row gets 1
             with cursor.copy(
-                f"copy {table.qualified} ({listed}) from stdin with (format csv, encoding 'UTF8', "
-                f"force_null ({listed})) where {_landable_typed_sql(table)}"
+                f"copy {table.qualified} ({listed}) from stdin with ({batch.csv.copy_options(listed)}) "
+                f"where {_landable_typed_sql(table)}"
             ) as copy:
                 for chunk in batch.csv.chunks():
                     copy.write(chunk)
@@ -354,9 +385,7 @@ def _copy_csv(conn: psycopg.Connection, batch: Batch) -> int | None:
     cursor = conn.cursor()
     try:
         with conn.transaction():  # a savepoint: a refused file leaves the stage empty
-            with cursor.copy(
-                f"copy _stage ({listed}) from stdin with (format csv, encoding 'UTF8', force_null ({listed}))"
-            ) as copy:
+            with cursor.copy(f"copy _stage ({listed}) from stdin with ({batch.csv.copy_options(listed)})") as copy:
                 for chunk in batch.csv.chunks():
                     copy.write(chunk)
     except psycopg.DataError:

@@ -8,8 +8,8 @@ file (:mod:`telco_dw.load.csvfile`):
   batch notes (``extra_columns``) and not landed (a Parquet reader selects the columns it reads);
 - the fast path: each record group of the declared columns is written as CSV by Arrow (in C++, no
   Python per row) and those bytes go to ``COPY`` like a CSV file's: straight into the raw table's
-  typed columns, or as text into the stage when a value is not of its type. Measured on 1.2M
-  subscriber-days: 1.4 s instead of 6.6 s for the row path (docs/ingestion.md);
+  typed columns, or as text into the stage when a value is not of its type. Measured on 1M
+  subscriber-days: 1.2 s instead of 6.7 s for the row path (docs/ingestion.md, the benchmark);
 - the row path (``Batch.rows``: every value as Python text, ``str`` of the value) is kept for what the
   fast path cannot take: a declared column of a nested type (list, struct, map).
 

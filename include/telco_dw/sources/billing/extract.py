@@ -24,8 +24,6 @@ from telco_dw.sources.billing.schema import TABLES
 from telco_dw.sources.schema import Table
 
 OVERLAP = timedelta(minutes=10)
-
-
 CHUNK = 1 << 20
 
 

@@ -43,7 +43,7 @@ PERSONAL = {
 }
 PERSONAL_NAMES = set().union(*PERSONAL.values())
 LAYERS = {  # folder: (name prefixes, materialization, schema)
-    "staging": (("stg_",), "view", "staging"),
+    "staging": (("stg_",), "table", "staging"),
     "intermediate": (("int_",), "table", "intermediate"),
     "marts": (("dim_", "fct_"), "table", "marts_candidate"),  # dbt writes the candidate; publish swaps it in
 }
@@ -51,7 +51,6 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 # Models whose materialization differs from their folder's (set per model in dbt_project.yml).
 MODEL_MATERIALIZATIONS = {
-    "stg_crm__subscriptions": "table",
     "stg_network__cell_kpi_hourly": "incremental",
     "stg_network__subscriber_experience_daily": "incremental",
     "int_subscriber_days_aggregated_to_customers": "incremental",

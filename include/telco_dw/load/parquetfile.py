@@ -6,17 +6,17 @@ file (:mod:`telco_dw.load.csvfile`):
 - a declared column missing from the file's schema is breaking drift: :class:`UserError` naming the
   column(s) and the file, before anything lands; undeclared columns are additive drift, listed in the
   batch notes (``extra_columns``) and not landed (a Parquet reader selects the columns it reads);
-- the fast path: each record group of the declared columns is written as CSV by Arrow (in C++, no
+- the fast path: each record batch of the declared columns is written as CSV by Arrow (in C++, no
   Python per row) and those bytes go to ``COPY`` like a CSV file's: straight into the raw table's
   typed columns, or as text into the stage when a value is not of its type. Measured on 1M
-  subscriber-days: 1.2 s instead of 6.7 s for the row path (docs/ingestion.md, the benchmark);
+  subscriber-days: 1.2 s instead of 6.7-6.9 s for the row path (docs/ingestion.md, the benchmark);
 - the row path (``Batch.rows``: every value as Python text, ``str`` of the value) is kept for what the
   fast path cannot take: a declared column of a nested type (list, struct, map).
 
 Both paths land the same values. The source text kept for a quarantined row differs in two details:
 Arrow writes a whole double without its ``.0`` (``-200`` where ``str`` gives ``-200.0``), and an
-empty string is null on the fast path (as an empty CSV field is). Memory stays flat: one record
-group of ``BATCH_ROWS`` rows at a time.
+empty string is null on the fast path (as an empty CSV field is). Memory stays flat: one row
+group (as the file was written) at a time, passed on in batches of ``BATCH_ROWS`` rows.
 """
 
 from __future__ import annotations
@@ -40,28 +40,37 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _rows(opener: Opener, table: Table) -> Iterator[Row]:
+def _record_batches(opener: Opener, table: Table) -> Iterator[Any]:
+    """The declared columns in record batches of at most ``BATCH_ROWS`` rows, one row group read at a
+    time (``ParquetFile.iter_batches`` kept memory that grew with the file: about 20 MB per million
+    rows; a row group at a time stays flat)."""
     import pyarrow.parquet as pq
 
     with opener() as handle:
-        number = 0
-        for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH_ROWS, columns=list(table.column_names)):
-            columns = [batch.column(name).to_pylist() for name in table.column_names]
-            for values in zip(*columns, strict=True):
-                number += 1
-                yield Row(number, [_text(v) for v in values])
+        parquet = pq.ParquetFile(handle)
+        for group in range(parquet.num_row_groups):
+            rows = parquet.read_row_group(group, columns=list(table.column_names), use_threads=False)
+            yield from rows.to_batches(max_chunksize=BATCH_ROWS)
+            del rows
+
+
+def _rows(opener: Opener, table: Table) -> Iterator[Row]:
+    number = 0
+    for batch in _record_batches(opener, table):
+        columns = [batch.column(name).to_pylist() for name in table.column_names]
+        for values in zip(*columns, strict=True):
+            number += 1
+            yield Row(number, [_text(v) for v in values])
 
 
 def _csv_chunks(opener: Opener, table: Table) -> Iterator[bytes]:
     import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
 
     options = pacsv.WriteOptions(include_header=False)
-    with opener() as handle:
-        for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH_ROWS, columns=list(table.column_names)):
-            sink = io.BytesIO()
-            pacsv.write_csv(batch, sink, options)
-            yield sink.getvalue()
+    for batch in _record_batches(opener, table):
+        sink = io.BytesIO()
+        pacsv.write_csv(batch, sink, options)
+        yield sink.getvalue()
 
 
 def parquet_batch(table: Table, source_ref: str, opener: Opener, *, checksum: str, size_bytes: int) -> Batch:

@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from telco_dw.load import batch as batch_mod
 from telco_dw.load import ddl
 from telco_dw.load.landing import Endpoints, land_source
 from telco_dw.simulate.world import SimConfig, generate
@@ -64,23 +63,6 @@ def conn(warehouse):
         yield conn
     with connect(warehouse, autocommit=True) as admin:
         admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
-
-
-@pytest.fixture
-def paths(monkeypatch):
-    """Which paths landed each batch: 'fast' (typed COPY), 'stage' (COPY of the bytes), 'rows' (cursor)."""
-    taken: list[str] = []
-    for name, label in (("_copy_typed", "fast"), ("_copy_csv", "stage"), ("_copy_rows", "rows")):
-        real = getattr(batch_mod, name)
-
-        def spy(*args, _real=real, _label=label):
-            result = _real(*args)
-            if result is not None:
-                taken.append(_label)
-            return result
-
-        monkeypatch.setattr(batch_mod, name, spy)
-    return taken
 
 
 def _land(conn, source_url):

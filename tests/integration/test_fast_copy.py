@@ -12,7 +12,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from telco_dw.load import batch as batch_mod
 from telco_dw.load.batch import land_batch
 from telco_dw.load.csvfile import file_batch
 from telco_dw.sources.network.schema import CELL_KPI_HOURLY
@@ -36,23 +35,6 @@ def conn(warehouse):
         conn.execute("delete from raw_network.cell_kpi_hourly where _source_file like 'fast-copy/%'")
         conn.execute("delete from quarantine.network where source_ref like 'fast-copy/%'")
         conn.execute("delete from audit.load_batches where source_file like 'fast-copy/%'")
-
-
-@pytest.fixture
-def paths(monkeypatch):
-    """Which paths landed the batch: 'fast' (typed COPY), 'stage' (COPY of the bytes), 'rows' (parsed)."""
-    taken: list[str] = []
-    for name, label in (("_copy_typed", "fast"), ("_copy_csv", "stage"), ("_copy_rows", "rows")):
-        real = getattr(batch_mod, name)
-
-        def spy(*args, _real=real, _label=label):
-            result = _real(*args)
-            if result is not None:
-                taken.append(_label)
-            return result
-
-        monkeypatch.setattr(batch_mod, name, spy)
-    return taken
 
 
 def _file(tmp_path: Path, name: str, lines: list[str], header: str = HEADER) -> Path:

@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from telco_dw.errors import UserError
-from telco_dw.load import batch as batch_mod
 from telco_dw.load.batch import land_batch
 from telco_dw.load.parquetfile import parquet_batch
 from telco_dw.sources.network.schema import SUBSCRIBER_EXPERIENCE_DAILY as TABLE
@@ -56,23 +55,6 @@ def conn(warehouse):
         conn.execute(f"delete from {TABLE.qualified} where _source_file like '{REF}%'")
         conn.execute(f"delete from quarantine.network where source_ref like '{REF}%'")
         conn.execute(f"delete from audit.load_batches where source_file like '{REF}%'")
-
-
-@pytest.fixture
-def paths(monkeypatch):
-    """Which paths landed the batch: 'fast' (typed COPY), 'stage' (COPY of the bytes), 'rows' (parsed)."""
-    taken: list[str] = []
-    for name, label in (("_copy_typed", "fast"), ("_copy_csv", "stage"), ("_copy_rows", "rows")):
-        real = getattr(batch_mod, name)
-
-        def spy(*args, _real=real, _label=label):
-            result = _real(*args)
-            if result is not None:
-                taken.append(_label)
-            return result
-
-        monkeypatch.setattr(batch_mod, name, spy)
-    return taken
 
 
 def _outcome(conn, ref: str) -> tuple[list, list, tuple]:

@@ -20,11 +20,11 @@ import psycopg
 
 from telco_dw.load import watermarks
 from telco_dw.load.batch import Batch, CsvStream, Row
+from telco_dw.load.csvfile import CHUNK
 from telco_dw.sources.billing.schema import TABLES
 from telco_dw.sources.schema import Table
 
 OVERLAP = timedelta(minutes=10)
-CHUNK = 1 << 20
 
 
 def _query(table: Table) -> str:
@@ -46,7 +46,7 @@ def _rows(source_url: str, table: Table, since: datetime, until: datetime) -> It
 
 def _csv_chunks(source_url: str, table: Table, since: datetime, until: datetime) -> Iterator[bytes]:
     """The same rows as :func:`_rows`, as the CSV the source server writes (``COPY ... TO STDOUT``),
-    in chunks of about ``CHUNK`` bytes: the loader passes them to the warehouse's COPY unparsed."""
+    in chunks of about ``CHUNK`` bytes (as a file's): the loader passes them to the warehouse's COPY unparsed."""
     buffer = bytearray()
     with (
         psycopg.connect(source_url) as src,

@@ -1,14 +1,25 @@
 {#-
     The daily facts of a growing history (the network models) are incremental: a run merges the days
-    from `incremental_lookback_days` before the latest day built (late and redelivered files), and
-    the older days stay as they are. These pieces share that window:
+    that new data reached, and the older days stay as they are. How a run finds those days:
 
-    - `merge_window_start(column)`: the window's first day, as SQL read from the table before the run
-      (its latest day minus the lookback). The model filters its input with it, and the merge reads
-      only those days of the table (through the index below, instead of a read of the whole
-      history);
-    - the strategy `merge_window`: writes that first day and dbt's invocation id in the table's
-      comment, then merges;
+    - a staging model reads the rows landed since the rows it read last (`_loaded_at` above the
+      `loaded_through` its table records; `merge_window_new_rows`): a day, a late file of any day,
+      or a redelivered one, and nothing else. Loads into one raw table are sequential (each ingest
+      DAG runs once at a time, one batch after another), so a row committed later has a later
+      `_loaded_at` (the time its batch's transaction began) and none is passed over;
+    - a model downstream re-merges the days its upstream merged in the same dbt invocation
+      (`merge_window_start(column, upstream)`: every row of those days, read through the index);
+    - where there is no such record (a table built before it, a model selected without its upstream)
+      the window falls back to the days from `incremental_lookback_days` before the latest day built.
+
+    These pieces share the window:
+
+    - the strategy `merge_window`: records the window in the table's comment (`merged_since`: the
+      first day merged, 'infinity' when nothing was; `date_column`; dbt's invocation id; for a model
+      that reads raw, `loaded_through`), then merges, reading only the window's days of the table
+      (through the index below, instead of a read of the whole history);
+    - `merge_window_record()`, a post-hook: the same record after a full build (`merged_since` null:
+      every day);
     - `merge_window_index()`, a post-hook: the index on the window's column;
     - `get_where_subquery`, dbt's hook for a data test's `where` config: `__merged_days__` there
       becomes `<column> >= <first day>` when the table records a window of this very invocation, so
@@ -16,18 +27,67 @@
       of its own, the tests read the whole table. Any other `where` is applied as dbt applies it.
 -#}
 
-{% macro merge_window_start(column) -%}
+{#- The window recorded in `relation`'s comment (a dict), or none. -#}
+{% macro merge_window_recorded(relation) -%}
+    {%- if not execute -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select obj_description(to_regclass('" ~ relation ~ "'), 'pg_class')"
+    ) -%}
+    {%- set comment = found.columns[0].values()[0] if found and found.rows | length > 0 else none -%}
+    {%- if not comment or not comment.startswith('{') -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- do return(fromjson(comment)) -%}
+{%- endmacro %}
+
+{#- The lookback rule, as SQL read from the table before the run: its latest day minus
+    incremental_lookback_days. -#}
+{% macro merge_window_lookback(column) -%}
     (
         select coalesce(max(already_built.{{ column }}), '1900-01-01'::date) - {{ var('incremental_lookback_days') }}
         from {{ this }} as already_built
     )
 {%- endmacro %}
 
+{#- The first day of the window of an incremental model downstream of `upstream` (SQL): the days
+    `upstream` merged in this invocation (every day after its full build; none when it merged
+    nothing), else the lookback rule. -#}
+{% macro merge_window_start(column, upstream=none) -%}
+    {%- set recorded = merge_window_recorded(upstream) if upstream is not none else none -%}
+    {%- if recorded and recorded.get('dbt_invocation_id') == invocation_id -%}
+        {%- if recorded.get('merged_since') is none -%}
+            '-infinity'::date
+        {%- else -%}
+            '{{ recorded['merged_since'] }}'::date
+        {%- endif -%}
+    {%- else -%}
+        {{ merge_window_lookback(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The raw rows an incremental staging model reads (a condition on the raw table): those landed
+    after the rows its last run read (`_loaded_at` above the table's `loaded_through`, through the raw
+    table's BRIN index on `_loaded_at`), else `fallback` (the lookback rule on the raw table's time
+    column). -#}
+{% macro merge_window_new_rows(fallback) -%}
+    {%- set recorded = merge_window_recorded(this) -%}
+    {%- if recorded and recorded.get('loaded_through') -%}
+        _loaded_at > '{{ recorded['loaded_through'] }}'::timestamptz
+    {%- elif recorded and 'loaded_through' in recorded -%}
+        true
+    {%- else -%}
+        {{ fallback }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- dbt's custom incremental strategy `merge_window` (config `incremental_strategy: merge_window`,
     `meta: {merge_window_column: <date column>}`, a `unique_key`): records the window in the table's
-    comment, then merges on the key, reading only the window's days of the table and rewriting only
-    the rows that changed (a re-merged day is mostly the same rows). Rows of the window that the new
-    data lacks stay, as with dbt's `merge`. -#}
+    comment, then merges on the key, reading only the window's days of the table (from the first day
+    of the new rows: a key holds its day, so a row can only match a row of a day it has) and
+    rewriting only the rows that changed (a re-merged day is mostly the same rows). Rows of the
+    window that the new data lacks stay, as with dbt's `merge`. -#}
 {% macro get_incremental_merge_window_sql(arg_dict) -%}
     {%- set column = config.get('meta', {}).get('merge_window_column') -%}
     {%- set key = arg_dict['unique_key'] -%}
@@ -38,17 +98,28 @@
     {%- for dest_column in arg_dict['dest_columns'] -%}
         {%- do quoted.append(adapter.quote(dest_column.name)) -%}
     {%- endfor -%}
+    {%- set new_rows = arg_dict['temp_relation'] -%}
+    {%- set first_day -%}
+        (select min(new_rows.{{ adapter.quote(column) }}) from {{ new_rows }} as new_rows)
+    {%- endset -%}
+    {%- set recorded = merge_window_recorded(this) or {} -%}
     do $merge_window$ begin
         execute format('comment on table %s is %L', {{ dbt.string_literal(this | string) }}, json_build_object(
-            'merged_since', {{ merge_window_start(column) }},
+            'merged_since', coalesce({{ first_day }}::text, 'infinity'),
             'date_column', {{ dbt.string_literal(column) }},
             'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }}
+            {%- if '"_loaded_at"' in quoted %},
+            'loaded_through', greatest(
+                {{ dbt.string_literal(recorded['loaded_through']) ~ '::timestamptz' if recorded.get('loaded_through') else 'null::timestamptz' }},
+                (select max(new_rows._loaded_at) from {{ new_rows }} as new_rows)
+            )
+            {%- endif %}
         )::text);
     end $merge_window$;
     merge into {{ arg_dict['target_relation'] }} as DBT_INTERNAL_DEST
-    using {{ arg_dict['temp_relation'] }} as DBT_INTERNAL_SOURCE
+    using {{ new_rows }} as DBT_INTERNAL_SOURCE
         on
-            DBT_INTERNAL_DEST.{{ adapter.quote(column) }} >= {{ merge_window_start(column) }}
+            DBT_INTERNAL_DEST.{{ adapter.quote(column) }} >= {{ first_day }}
             and DBT_INTERNAL_DEST.{{ adapter.quote(key) }} = DBT_INTERNAL_SOURCE.{{ adapter.quote(key) }}
     {%- for predicate in arg_dict['incremental_predicates'] or [] %}
             and ({{ predicate }})
@@ -58,6 +129,39 @@
     when not matched then
         insert ({{ quoted | join(', ') }})
         values (DBT_INTERNAL_SOURCE.{{ quoted | join(', DBT_INTERNAL_SOURCE.') }})
+{%- endmacro %}
+
+{#- A post-hook of every build of these models: after a full build (the table's comment records no
+    merge of this invocation), the record of one: `merged_since` null (every day is new), and for a
+    model that reads raw, `loaded_through`, the latest `_loaded_at` it holds. -#}
+{% macro merge_window_record() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set column = config.get('meta', {}).get('merge_window_column') -%}
+    {%- set relation = dbt.string_literal(this | string) -%}
+    do $merge_window$
+    declare
+        recorded text := obj_description({{ relation }}::regclass, 'pg_class');
+        full_build jsonb := jsonb_build_object(
+            'merged_since', null,
+            'date_column', {{ dbt.string_literal(column) }},
+            'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }}
+        );
+        loaded timestamptz;
+    begin
+        if left(recorded, 1) = '{' and recorded::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }} then
+            return;  -- merged by this invocation: the strategy recorded the window
+        end if;
+        if exists (
+            select from pg_attribute
+            where attrelid = {{ relation }}::regclass and attname = '_loaded_at' and not attisdropped
+        ) then
+            execute 'select max(_loaded_at) from {{ this }}' into loaded;
+            full_build := full_build || jsonb_build_object('loaded_through', loaded);
+        end if;
+        execute format('comment on table %s is %L', {{ relation }}, full_build);
+    end $merge_window$
 {%- endmacro %}
 
 {#- The index the window is read through, on `meta.merge_window_column`: a post-hook of every build
@@ -85,18 +189,8 @@
 
 {#- `<column> >= '<first day>'` when `relation` records a merge window of this invocation, else `true`. -#}
 {% macro merged_days_filter(relation) -%}
-    {%- if not execute -%}
-        {%- do return('true') -%}
-    {%- endif -%}
-    {%- set found = run_query(
-        "select obj_description(to_regclass('" ~ relation ~ "'), 'pg_class')"
-    ) -%}
-    {%- set comment = found.columns[0].values()[0] if found and found.rows | length > 0 else none -%}
-    {%- if not comment or not comment.startswith('{') -%}
-        {%- do return('true') -%}
-    {%- endif -%}
-    {%- set window = fromjson(comment) -%}
-    {%- if window.get('dbt_invocation_id') != invocation_id or not window.get('merged_since') -%}
+    {%- set window = merge_window_recorded(relation) -%}
+    {%- if not window or window.get('dbt_invocation_id') != invocation_id or not window.get('merged_since') -%}
         {%- do return('true') -%}
     {%- endif -%}
     {%- do return(adapter.quote(window['date_column']) ~ " >= '" ~ window['merged_since'] ~ "'::date") -%}

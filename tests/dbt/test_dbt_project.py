@@ -143,7 +143,8 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
 
 def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, Any]) -> None:
     """Every incremental model merges a window of days (macros/merge_window.sql) on a date column it
-    has, indexed by a post-hook, and every data test attached to it reads that window on an
+    has, indexed and recorded after a full build by post-hooks; one that reads raw reads the rows
+    landed since its last run; and every data test attached to it reads that window on an
     incremental run."""
     incremental = [m for m in _models(manifest) if m["config"]["materialized"] == "incremental"]
     declared = {name for name, kind in MODEL_MATERIALIZATIONS.items() if kind == "incremental"}
@@ -154,6 +155,10 @@ def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, 
         assert config_["incremental_strategy"] == "merge_window" and column in model["columns"], name
         hooks = [hook["sql"] for hook in config_["post-hook"]]
         assert any("merge_window_index()" in hook for hook in hooks), f"{name}: no index on {column}"
+        assert any("merge_window_record()" in hook for hook in hooks), f"{name}: no record of a full build"
+        reads_raw = any(dep.startswith("source.") for dep in model["depends_on"]["nodes"])
+        assert ("merge_window_new_rows(" in model["raw_code"]) == reads_raw, name
+        assert reads_raw or "merge_window_start(" in model["raw_code"], name
         tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
         assert tests, name
         assert all(t["config"]["where"] == "__merged_days__" for t in tests), name
@@ -674,10 +679,10 @@ def test_staged_subscriber_days_are_tokenised_once_and_follow_privacy_nulls(
 def test_incremental_run_rewrites_and_tests_only_the_days_it_merges(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
-    """An incremental run records the days it merges (from incremental_lookback_days before the latest
-    day) in the table's comment, rewrites only the rows of those days that changed, and its data tests
-    read those days only: a bad row of an older day passes the run's tests and fails a `dbt test` of
-    the whole table; a bad row of a merged day fails the run."""
+    """An incremental run records the days it merges in the table's comment (selected without its
+    upstream: from incremental_lookback_days before the latest day), rewrites only the rows of those
+    days that changed, and its data tests read those days only: a bad row of an older day passes the
+    run's tests and fails a `dbt test` of the whole table; a bad row of a merged day fails the run."""
     from telco_dw.errors import UserError
     from telco_dw.transform import dbt
 
@@ -686,13 +691,16 @@ def test_incremental_run_rewrites_and_tests_only_the_days_it_merges(
     before = {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
     latest = built.execute(f"select max(measured_date) as day from {cells}").fetchone()["day"]
     window_start = latest - timedelta(days=3)
+    first_merged = built.execute(
+        f"select min(measured_date) as day from {cells} where measured_date >= %s", (window_start,)
+    ).fetchone()["day"]
     built.execute(bad.format(cells, day=window_start - timedelta(days=1)))  # outside the window
     try:
         _build(dbt_database, "--select", "fct_network_cell_daily")  # its tests pass: the bad day is older
 
         comment = built.execute(f"select obj_description('{cells}'::regclass, 'pg_class') as c").fetchone()["c"]
         window = json.loads(comment)
-        assert window["merged_since"] == window_start.isoformat() and window["date_column"] == "measured_date"
+        assert window["merged_since"] == first_merged.isoformat() and window["date_column"] == "measured_date"
         after = {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
         assert {k: after[k] for k in before} == before, "the run rewrote rows whose figures did not change"
 
@@ -705,6 +713,47 @@ def test_incremental_run_rewrites_and_tests_only_the_days_it_merges(
             _build(dbt_database, "--select", "fct_network_cell_daily")
     finally:
         built.execute(f"delete from {cells} where cell_id = 'X'")
+
+
+@pytest.mark.integration
+def test_incremental_run_merges_the_days_its_new_rows_reach(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """A staging model reads the rows landed since its last run (the `_loaded_at` it records), however
+    old their day: a file of a day far behind the lookback is merged, and the facts downstream merge
+    that day on; a run with nothing new merges nothing and rewrites nothing."""
+    staged, cells = "staging.stg_network__cell_kpi_hourly", "marts_candidate.fct_network_cell_daily"
+
+    def window(relation: str) -> dict[str, Any]:
+        comment = built.execute(f"select obj_description('{relation}'::regclass, 'pg_class') as c").fetchone()["c"]
+        return json.loads(comment)
+
+    def versions() -> dict[str, str]:
+        return {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
+
+    latest = built.execute(f"select max(measured_date) as day from {cells}").fetchone()["day"]
+    late_day = latest - timedelta(days=12)  # far behind incremental_lookback_days (3)
+    before = versions()
+    built.execute(
+        _batches(
+            "insert into raw_network.cell_kpi_hourly values "
+            f"('CELL9','广东','4G','{late_day} 05:00+00',-99.0,-10.0,10.0,30.0,8.0,30.0,40,40,2,'b9',"
+            "'2026-12-01 09:00+00','f9',1)"
+        )
+    )
+    _build(dbt_database, "--select", "stg_network__cell_kpi_hourly", "fct_network_cell_daily")
+
+    assert window(staged)["loaded_through"].startswith("2026-12-01T09:00:00")
+    assert window(staged)["merged_since"] == window(cells)["merged_since"] == late_day.isoformat()
+    late = built.execute(f"select call_drops from {cells} where cell_day_id = 'CELL9@{late_day}'").fetchone()
+    assert late == {"call_drops": 2}, "the late day was not merged into the facts"
+    assert {k: v for k, v in versions().items() if k in before} == before, "unchanged days were rewritten"
+
+    merged = versions()
+    _build(dbt_database, "--select", "stg_network__cell_kpi_hourly", "fct_network_cell_daily")
+    assert window(staged)["merged_since"] == window(cells)["merged_since"] == "infinity"
+    assert window(staged)["loaded_through"].startswith("2026-12-01T09:00:00")
+    assert versions() == merged
 
 
 @pytest.mark.integration

@@ -135,6 +135,9 @@ def raw_table_ddl(table: Table) -> str:
     Row width is what COPY pays for (the metadata roughly doubles a narrow row), so ``_batch_id`` is a
     uuid (16 bytes, not 37 as text). It is indexed with a BRIN bloom index (finding one batch's block
     ranges for a replace) rather than a btree, whose one-entry-per-row upkeep cost more than the COPY.
+    ``_loaded_at`` has a BRIN minmax index too: rows land in load order, so the rows landed since a
+    time are a few block ranges at the table's end, which dbt's incremental staging models read
+    (``dbt_project/macros/merge_window.sql``) instead of the whole history.
     """
     cols = [f"    {c.name} {c.type}" for c in table.columns]
     cols += [f"    {name} {kind}" for name, kind in METADATA_COLUMNS]
@@ -158,6 +161,8 @@ def raw_table_ddl(table: Table) -> str:
         f"alter table {table.qualified}\n    alter column " + ",\n    alter column ".join(defaults) + ";\n"
         f"create index if not exists {table.name}_batch_brin on {table.qualified}\n"
         "    using brin (_batch_id uuid_bloom_ops) with (autosummarize = on);\n"
+        f"create index if not exists {table.name}_loaded_brin on {table.qualified}\n"
+        "    using brin (_loaded_at) with (autosummarize = on);\n"
     )
 
 

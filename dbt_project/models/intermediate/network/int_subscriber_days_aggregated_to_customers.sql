@@ -9,7 +9,7 @@ subscriber_days as (
 
     select * from {{ ref('stg_network__subscriber_experience_daily') }}
     {% if is_incremental() -%}
-        where usage_date >= {{ merge_window_start('usage_date') }}
+        where usage_date >= {{ merge_window_start('usage_date', ref('stg_network__subscriber_experience_daily')) }}
     {%- endif %}
 
 ),

@@ -33,7 +33,7 @@ recent_days as (
     inner join customers
         on customer_days.customer_id = customers.customer_id
     {% if is_incremental() -%}
-        where customer_days.usage_date >= {{ merge_window_start('usage_date') }}
+        where customer_days.usage_date >= {{ merge_window_start('usage_date', ref('int_subscriber_days_aggregated_to_customers')) }}
     {%- endif %}
 
 ),

@@ -15,7 +15,7 @@ recent_hours as (
     select cell_hours.*
     from cell_hours
     {% if is_incremental() -%}
-        where cell_hours.measured_date >= {{ merge_window_start('measured_date') }}
+        where cell_hours.measured_date >= {{ merge_window_start('measured_date', ref('stg_network__cell_kpi_hourly')) }}
     {%- endif %}
 
 ),

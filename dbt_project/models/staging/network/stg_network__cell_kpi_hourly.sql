@@ -1,8 +1,9 @@
 {{ config(unique_key='cell_hour_id') }}
 {#- Incremental (dbt_project.yml), like the subscriber-days: as a view, each of a build's reads (the
     cell facts, the observed months, a dozen data tests) sorted the whole history again to keep each
-    hour's latest version. A run stages the UTC days from incremental_lookback_days before the latest
-    day staged (late and redelivered hourly files). -#}
+    hour's latest version. A run stages the rows landed since its last run (an hour, a late or a
+    redelivered file: macros/merge_window.sql); a newer landing of an hour replaces it, as the latest
+    version of a whole-history read would. -#}
 
 with
 
@@ -10,7 +11,7 @@ source as (
 
     select * from {{ source('raw_network', 'cell_kpi_hourly') }}
     {% if is_incremental() -%}
-        where hour_start >= {{ merge_window_start('measured_date') }}::timestamp at time zone 'UTC'
+        where {{ merge_window_new_rows("hour_start >= " ~ merge_window_lookback('measured_date') ~ "::timestamp at time zone 'UTC'") }}
     {%- endif %}
 
 ),
@@ -38,7 +39,8 @@ renamed as (
         latency_ms,
         call_attempts,
         call_setups,
-        call_drops
+        call_drops,
+        _loaded_at
     from latest
 
 )

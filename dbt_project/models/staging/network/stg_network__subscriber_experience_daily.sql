@@ -8,8 +8,9 @@
 }}
 {#- Incremental (dbt_project.yml): every read of a view tokenised every number of the history again,
     and a build reads this model a dozen times (its model, its data tests, the PII suite). A run
-    tokenises the days from incremental_lookback_days before the latest day staged (late and
-    redelivered files). The post-hook drops the staged day of every landed row whose number was since
+    tokenises the rows landed since its last run (a day, a late or a redelivered file:
+    macros/merge_window.sql); a newer landing of a number's day replaces it, as the latest version of
+    a whole-history read would. The post-hook drops the staged day of every landed row whose number was since
     erased or passed its retention (the privacy jobs null it in raw): each row keeps the landed row's
     `_batch_id` and `_row_number` for that, since its token cannot be recomputed from a null. -#}
 
@@ -17,8 +18,8 @@ with
 
 -- read twice (the rows, the numbers); the columns staging carries only (the sort that keeps each
 -- day's latest row carries every column it is given). A full build inlines it in each read rather
--- than copy the whole history; an incremental run copies its window's rows once, so the landed
--- table (no index on the day) is scanned once, not twice, for a few days of rows
+-- than copy the whole history; an incremental run copies its new rows once (found through the
+-- landed table's index on `_loaded_at`), not twice
 source as {% if is_incremental() %}materialized{% else %}not materialized{% endif %} (
 
     select
@@ -34,7 +35,7 @@ source as {% if is_incremental() %}materialized{% else %}not materialized{% endi
     -- a day whose number was erased or is past its retention (privacy) belongs to no one
     where msisdn is not null
     {% if is_incremental() -%}
-        and usage_date >= {{ merge_window_start('usage_date') }}
+        and {{ merge_window_new_rows('usage_date >= ' ~ merge_window_lookback('usage_date')) }}
     {%- endif %}
 
 ),
@@ -69,7 +70,8 @@ renamed as (
         latest.avg_rsrp_dbm,
         latest.avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} as is_poor_coverage,
         latest._batch_id,
-        latest._row_number
+        latest._row_number,
+        latest._loaded_at
     from latest
     inner join numbers
         on latest.msisdn = numbers.msisdn
@@ -87,7 +89,8 @@ final as (
         avg_rsrp_dbm,
         is_poor_coverage,
         _batch_id,
-        _row_number
+        _row_number,
+        _loaded_at
     from renamed
 
 )

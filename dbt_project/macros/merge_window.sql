@@ -20,6 +20,11 @@
       (through the index below, instead of a read of the whole history);
     - `merge_window_record()`, a post-hook: the same record after a full build (`merged_since` null:
       every day);
+    - `changed_since` in the same record: the first day at which the table differs from the copy of
+      the published table that the build started from (telco_dw.warehouse.publish.begin sets it to
+      'infinity' and writes the run in `since_run`; each merge, and `merge_window_delete`, lowers it;
+      null after a full build: every day). The next build's `begin` brings the candidate's copy up to
+      the published table by those days instead of copying the whole history;
     - `merge_window_index()`, a post-hook: the index on the window's column;
     - `get_where_subquery`, dbt's hook for a data test's `where` config: `__merged_days__` there
       becomes `<column> >= <first day>` when the table records a window of this very invocation, so
@@ -104,17 +109,18 @@
     {%- endset -%}
     {%- set recorded = merge_window_recorded(this) or {} -%}
     do $merge_window$ begin
-        execute format('comment on table %s is %L', {{ dbt.string_literal(this | string) }}, json_build_object(
+        execute format('comment on table %s is %L', {{ dbt.string_literal(this | string) }}, {{ "'" ~ (tojson(recorded) | replace("'", "''")) ~ "'" }}::jsonb || jsonb_build_object(
             'merged_since', coalesce({{ first_day }}::text, 'infinity'),
             'date_column', {{ dbt.string_literal(column) }},
-            'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }}
+            'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }},
+            'changed_since', {{ "least(" ~ dbt.string_literal(recorded['changed_since']) ~ "::date, " ~ first_day ~ ")::text" if recorded.get('changed_since') else 'null::text' }}
             {%- if '"_loaded_at"' in quoted %},
             'loaded_through', greatest(
                 {{ dbt.string_literal(recorded['loaded_through']) ~ '::timestamptz' if recorded.get('loaded_through') else 'null::timestamptz' }},
                 (select max(new_rows._loaded_at) from {{ new_rows }} as new_rows)
             )
             {%- endif %}
-        )::text);
+        ));
     end $merge_window$;
     merge into {{ arg_dict['target_relation'] }} as DBT_INTERNAL_DEST
     using {{ new_rows }} as DBT_INTERNAL_SOURCE
@@ -145,6 +151,7 @@
         recorded text := obj_description({{ relation }}::regclass, 'pg_class');
         full_build jsonb := jsonb_build_object(
             'merged_since', null,
+            'changed_since', null,
             'date_column', {{ dbt.string_literal(column) }},
             'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }}
         );
@@ -161,6 +168,32 @@
             full_build := full_build || jsonb_build_object('loaded_through', loaded);
         end if;
         execute format('comment on table %s is %L', {{ relation }}, full_build);
+    end $merge_window$
+{%- endmacro %}
+
+{#- A post-hook deleting the rows of the table that match `condition` (SQL on the alias `kept`), at
+    any day: the first day it deleted from lowers `changed_since`, so the copy of the published table
+    that the next build starts from is brought up to it (telco_dw.warehouse.publish.begin). -#}
+{% macro merge_window_delete(condition) -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set column = adapter.quote(config.get('meta', {}).get('merge_window_column')) -%}
+    {%- set relation = dbt.string_literal(this | string) -%}
+    do $merge_window$
+    declare
+        recorded text := obj_description({{ relation }}::regclass, 'pg_class');
+        first_deleted date;
+    begin
+        with deleted as (
+            delete from {{ this }} as kept where {{ condition }} returning kept.{{ column }}
+        )
+        select min(deleted.{{ column }}) into first_deleted from deleted;
+        if first_deleted is not null and left(recorded, 1) = '{' and recorded::jsonb ->> 'changed_since' is not null then
+            execute format('comment on table %s is %L', {{ relation }}, recorded::jsonb || jsonb_build_object(
+                'changed_since', least((recorded::jsonb ->> 'changed_since')::date, first_deleted)::text
+            ));
+        end if;
     end $merge_window$
 {%- endmacro %}
 

@@ -734,6 +734,8 @@ def test_incremental_run_merges_the_days_its_new_rows_reach(
     latest = built.execute(f"select max(measured_date) as day from {cells}").fetchone()["day"]
     late_day = latest - timedelta(days=12)  # far behind incremental_lookback_days (3)
     before = versions()
+    started = {"since_run": "t/1", "changed_since": "infinity"}  # what publish.begin records
+    built.execute(f"comment on table {cells} is '{json.dumps(window(cells) | started)}'")
     built.execute(
         _batches(
             "insert into raw_network.cell_kpi_hourly values "
@@ -745,6 +747,7 @@ def test_incremental_run_merges_the_days_its_new_rows_reach(
 
     assert window(staged)["loaded_through"].startswith("2026-12-01T09:00:00")
     assert window(staged)["merged_since"] == window(cells)["merged_since"] == late_day.isoformat()
+    assert window(cells)["changed_since"] == late_day.isoformat() and window(cells)["since_run"] == "t/1"
     late = built.execute(f"select call_drops from {cells} where cell_day_id = 'CELL9@{late_day}'").fetchone()
     assert late == {"call_drops": 2}, "the late day was not merged into the facts"
     assert {k: v for k, v in versions().items() if k in before} == before, "unchanged days were rewritten"
@@ -752,8 +755,32 @@ def test_incremental_run_merges_the_days_its_new_rows_reach(
     merged = versions()
     _build(dbt_database, "--select", "stg_network__cell_kpi_hourly", "fct_network_cell_daily")
     assert window(staged)["merged_since"] == window(cells)["merged_since"] == "infinity"
+    assert window(cells)["changed_since"] == late_day.isoformat(), "a run that merged nothing moved changed_since"
     assert window(staged)["loaded_through"].startswith("2026-12-01T09:00:00")
     assert versions() == merged
+
+
+@pytest.mark.integration
+def test_facts_of_a_vanished_customer_are_deleted_and_the_day_recorded(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The customer-day facts keep no day of a customer dim_customers no longer has, however old, and
+    record the first day deleted in `changed_since`, so the next build's copy of the published facts
+    is brought up to it (publish.begin)."""
+    facts = "marts_candidate.fct_customer_experience_daily"
+    first = built.execute(f"select min(usage_date) as day from {facts}").fetchone()["day"]
+    ghost_day = first - timedelta(days=30)
+    built.execute(
+        f"insert into {facts} (customer_day_id, customer_id, usage_date) values ('GHOST@{ghost_day}', 'GHOST', %s)",
+        (ghost_day,),
+    )
+    comment = built.execute(f"select obj_description('{facts}'::regclass, 'pg_class') as c").fetchone()["c"]
+    record = json.loads(comment) | {"since_run": "t/1", "changed_since": "infinity"}
+    built.execute(f"comment on table {facts} is '{json.dumps(record)}'")
+    _build(dbt_database, "--select", "fct_customer_experience_daily")
+    assert built.execute(f"select count(*) as n from {facts} where customer_id = 'GHOST'").fetchone() == {"n": 0}
+    comment = built.execute(f"select obj_description('{facts}'::regclass, 'pg_class') as c").fetchone()["c"]
+    assert json.loads(comment)["changed_since"] == ghost_day.isoformat()
 
 
 @pytest.mark.integration

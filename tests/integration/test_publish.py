@@ -8,6 +8,7 @@ dbt build) is exercised end to end in ``tests/e2e/test_warehouse_truth.py`` and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -197,3 +198,61 @@ def test_a_new_build_extends_the_published_incremental_facts_not_the_ones_before
     with conn.transaction():
         publish.begin(conn, "t/3", incremental=["fct_probe"])
     assert conn.execute("select v from marts_candidate.fct_probe order by v").fetchall() == [(2,), (3,)]
+
+
+def _record(conn: psycopg.Connection, relation: str) -> dict:
+    (comment,) = conn.execute("select obj_description(%s::regclass, 'pg_class')", (relation,)).fetchone()
+    return json.loads(comment) if comment else {}
+
+
+def test_a_new_build_catches_up_by_the_days_the_latest_build_changed(url, conn):
+    """Where the published facts record the run that started them (``since_run``) and the first day
+    they changed since (``changed_since``, kept by dbt's merge_window), the candidate's copy of the
+    facts published before is brought up to them by those days only: the same rows as a copy, the
+    older days not rewritten. Without such a record (a full build: null; another run) it is copied."""
+    days = "marts_candidate.fct_days"
+    content = "select day::text, v from {} order by day"
+    older = f"select day::text, xmin::text from {days} where day < '2026-10-03' order by day"
+
+    def record(relation: str, **values: str | None) -> None:
+        conn.execute(f"comment on table {relation} is '{json.dumps(_record(conn, relation) | values)}'")
+
+    def publish_run(run: str) -> None:
+        for table in ("dim_probe", "fct_probe"):
+            conn.execute(f"create table if not exists marts_candidate.{table} as select 1 as v")
+        _evidence(conn, run)
+        publish.publish_or_refuse(url, run, GATE)
+
+    # t/1: a full build
+    with conn.transaction():
+        publish.begin(conn, "t/1", incremental=["fct_days"])
+    conn.execute("create schema marts_candidate")
+    conn.execute(f"create table {days} as select day::date, 1 as v from generate_series(1, 3) as n, "
+                 "lateral (select make_date(2026, 10, n) as day) as d")  # fmt: skip
+    conn.execute(f"create index fct_days_day on {days} (day)")
+    record(days, date_column="day", changed_since=None)
+    publish_run("t/1")
+    # t/2: starts from a copy of t/1's facts, merges a changed 10-03 and a new 10-04
+    with conn.transaction():
+        publish.begin(conn, "t/2", incremental=["fct_days"])
+    assert _record(conn, days) == {"since_run": "t/2", "changed_since": "infinity", "date_column": "day"}
+    conn.execute(f"update {days} set v = 2 where day = '2026-10-03'")
+    conn.execute(f"insert into {days} values ('2026-10-04', 2)")
+    record(days, changed_since="2026-10-03")
+    publish_run("t/2")
+
+    before = conn.execute(older).fetchall()  # t/1's facts, left in the candidate by the swap
+    with conn.transaction():
+        publish.begin(conn, "t/3", incremental=["fct_days"])
+    assert conn.execute(content.format(days)).fetchall() == conn.execute(content.format("marts.fct_days")).fetchall()
+    assert conn.execute(content.format(days)).fetchall()[-2:] == [("2026-10-03", 2), ("2026-10-04", 2)]
+    assert conn.execute(older).fetchall() == before, "the days before changed_since were rewritten"
+    assert _record(conn, days) == {"since_run": "t/3", "changed_since": "infinity", "date_column": "day"}
+
+    # t/3 deletes an older day without a record of it, and is refused: t/4 starts from a whole copy
+    conn.execute(f"delete from {days} where day = '2026-10-02'")
+    conn.execute("update audit.publications set status = 'refused' where run_id = 't/3'")
+    with conn.transaction():
+        publish.begin(conn, "t/4", incremental=["fct_days"])
+    assert conn.execute(content.format(days)).fetchall() == conn.execute(content.format("marts.fct_days")).fetchall()
+    assert conn.execute(older).fetchall() != before

@@ -6,9 +6,10 @@ One row per transform run in ``audit.publications`` (``building`` → ``publishe
 - :func:`begin`, before dbt: records the build. The candidate schema must start from data that
   passed a gate, because dbt's incremental facts extend what they find there. After a publish it
   holds the marts published before (they passed); if the latest build was never published (a
-  failed build, a refused candidate), its leftovers are dropped. An incremental fact the candidate
-  lacks (dropped, or never built there) is seeded with a copy of the published one, so dbt extends
-  audited data by the new days instead of recomputing every day from raw.
+  failed build, a refused candidate), its leftovers are dropped. Each incremental fact of the
+  candidate is brought up to the published one (by the days the latest build changed, or by a copy
+  of the table), so dbt extends audited data by the new days instead of recomputing every day from
+  raw.
 - :func:`publish`, after the gate: refuses unless every gate suite has evidence in
   ``audit.dq_results`` for this run, on the candidate, since :func:`begin`, without a failed
   critical check; then swaps the two schemas (``marts`` ⇄ ``marts_candidate``) and re-applies the
@@ -28,7 +29,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telco_dw.errors import UserError
 
@@ -94,16 +95,70 @@ def _copy_table(conn: psycopg.Connection, source: str, target: str) -> None:
     conn.execute(f"analyze {target}")
 
 
+def _record(conn: psycopg.Connection, relation: str) -> dict[str, Any]:
+    """The window record dbt keeps in an incremental table's comment (``dbt_project/macros/merge_window.sql``)."""
+    (comment,) = conn.execute("select obj_description(to_regclass(%s), 'pg_class')", (relation,)).fetchone()  # type: ignore[misc]
+    return json.loads(comment) if comment and comment.startswith("{") else {}
+
+
+def _columns(conn: psycopg.Connection, relation: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+        "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum",
+        (relation,),
+    ).fetchall()
+
+
+def _catch_up(conn: psycopg.Connection, published: str, candidate: str, published_run: str | None) -> bool:
+    """Bring ``candidate`` (the facts published before the latest, left there by the swap) up to
+    ``published`` by the days the latest build changed, when the tables say exactly which: the
+    published one records the run that started it from a copy of ``candidate``'s content
+    (``since_run``, the latest publication) and the first day at which it differs from that copy
+    (``changed_since``: dbt lowers it at each merge and each deletion; null after a full build).
+    Returns False, doing nothing, when they do not (a full build, changed columns, another history)."""
+    record = _record(conn, published)
+    column = record.get("date_column")
+    if (
+        published_run is None
+        or record.get("since_run") != published_run
+        or not record.get("changed_since")
+        or not isinstance(column, str)
+        or _columns(conn, published) != _columns(conn, candidate)
+    ):
+        return False
+    since = record["changed_since"]
+    quoted = '"' + column.replace('"', '""') + '"'
+    days = f"where {quoted} >= %s::date"
+    deleted = conn.execute(f"delete from {candidate} {days}", (since,)).rowcount
+    copied = conn.execute(f"insert into {candidate} select * from {published} {days}", (since,)).rowcount
+    conn.execute(f"analyze {candidate}")
+    log.info("%s caught up with %s from %s: %d rows replaced by %d", candidate, published, since, deleted, copied)
+    return True
+
+
+def _start_record(conn: psycopg.Connection, candidate: str, run_id: str, date_column: str | None) -> None:
+    """What the run starts ``candidate`` from: the published content, unchanged from no day on."""
+    record = {"since_run": run_id, "changed_since": "infinity"}
+    if date_column:
+        record["date_column"] = date_column
+    conn.execute(f"comment on table {candidate} is {_literal(json.dumps(record))}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()) -> bool:
     """Record that ``run_id`` builds the candidate; drop the candidate first when the latest build
-    was never published; then seed each ``incremental`` mart from ``marts``, which dbt extends.
-    Returns whether the candidate was dropped. Call inside a transaction; safe to repeat for the
-    same run (a retried task: what it has built is kept).
+    was never published; then start each ``incremental`` mart from the published one, which dbt
+    extends. Returns whether the candidate was dropped. Call inside a transaction; safe to repeat for
+    the same run (a retried task: what it has built is kept).
 
     After a publish the candidate holds the marts published before (the swap): its incremental
-    facts lack what the latest build merged, and a day that build re-merged (a late file) but this
-    one's lookback no longer reaches would be published without it. So a new run always starts the
-    incremental facts from a copy of the published ones (a copy of the table, not a rebuild)."""
+    facts lack what the latest build merged, and a day that build merged (a late file) but this one
+    does not would be published without it. So a new run brings them up to the published ones: by
+    the days the latest build changed (:func:`_catch_up`, a day's rows where a daily run merged a
+    day), or else by a copy of the whole table."""
     conn.execute(_LOCK)
     latest = conn.execute(
         "select run_id, status from audit.publications where run_id <> %s order by started_at desc limit 1",
@@ -116,15 +171,23 @@ def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()
         why = f"run {latest[0]} left it {latest[1]}" if latest else "no publish is on record"
         log.warning("dropping %s (%s): its incremental facts will be rebuilt in full", CANDIDATE, why)
         conn.execute(f"drop schema {CANDIDATE} cascade")
+    published_run = latest[0] if latest and latest[1] == "published" else None
     for table in incremental:
-        if not _exists(conn, f"{PUBLISHED}.{table}"):
+        published, candidate = f"{PUBLISHED}.{table}", f"{CANDIDATE}.{table}"
+        if not _exists(conn, published):
             continue  # never published: dbt builds it in full
-        if mine is None and _exists(conn, f"{CANDIDATE}.{table}"):
-            conn.execute(f"drop table {CANDIDATE}.{table}")  # the facts published before the latest
-        if not _exists(conn, f"{CANDIDATE}.{table}"):
-            log.info("seeding %s.%s from the published %s.%s", CANDIDATE, table, PUBLISHED, table)
+        started = False
+        if mine is None and _exists(conn, candidate):  # a retried run keeps what it built
+            started = _catch_up(conn, published, candidate, published_run)
+            if not started:
+                conn.execute(f"drop table {candidate}")  # the facts published before the latest
+        if not _exists(conn, candidate):
+            log.info("seeding %s from the published %s", candidate, published)
             conn.execute(f"create schema if not exists {CANDIDATE}")
-            _copy_table(conn, f"{PUBLISHED}.{table}", f"{CANDIDATE}.{table}")
+            _copy_table(conn, published, candidate)
+            started = True
+        if started:
+            _start_record(conn, candidate, run_id, _record(conn, published).get("date_column"))
     conn.execute(
         "insert into audit.publications (run_id, status, started_at) values (%s, 'building', now()) "
         "on conflict (run_id) do update set status = 'building', finished_at = null, reason = null "

@@ -2,7 +2,7 @@
     config(
         unique_key='customer_day_id',
         post_hook=[
-            "delete from {{ this }} as kept where not exists (select from {{ ref('dim_customers') }} as customers where customers.customer_id = kept.customer_id)"
+            "{{ merge_window_delete(\"not exists (select from \" ~ ref('dim_customers') ~ \" as customers where customers.customer_id = kept.customer_id)\") }}"
         ]
     )
 }}

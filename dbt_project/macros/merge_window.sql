@@ -7,10 +7,13 @@
       or a redelivered one, and nothing else. Loads into one raw table are sequential (each ingest
       DAG runs once at a time, one batch after another), so a row committed later has a later
       `_loaded_at` (the time its batch's transaction began) and none is passed over;
-    - a model downstream re-merges the days its upstream merged in the same dbt invocation
-      (`merge_window_start(column, upstream)`: every row of those days, read through the index);
-    - where there is no such record (a table built before it, a model selected without its upstream)
-      the window falls back to the days from `incremental_lookback_days` before the latest day built.
+    - a model downstream re-merges the days from `incremental_lookback_days` before its latest day
+      built, and from the first day its upstream merged in the same dbt invocation where that is
+      older (`merge_window_start(column, upstream)`: every row of those days, read through the
+      index): a late file of any age reaches the facts, and a build that failed or was refused after
+      staging moved on is made good by the next one;
+    - a staging table without a `loaded_through` record (built by an earlier telco-dw) falls back to
+      the lookback rule once.
 
     These pieces share the window:
 
@@ -56,17 +59,18 @@
     )
 {%- endmacro %}
 
-{#- The first day of the window of an incremental model downstream of `upstream` (SQL): the days
-    `upstream` merged in this invocation (every day after its full build; none when it merged
-    nothing), else the lookback rule. -#}
+{#- The first day of the window of an incremental model downstream of `upstream` (SQL): the
+    lookback rule, or earlier where `upstream` merged older days in this invocation (a late file;
+    every day after its full build). The lookback stays the floor: staging's record moves on when
+    staging is built, while a build that failed or was refused after it leaves these models behind
+    (the candidate restarts from the published facts), and the lookback merges those days again. -#}
 {% macro merge_window_start(column, upstream=none) -%}
     {%- set recorded = merge_window_recorded(upstream) if upstream is not none else none -%}
     {%- if recorded and recorded.get('dbt_invocation_id') == invocation_id -%}
-        {%- if recorded.get('merged_since') is none -%}
-            '-infinity'::date
-        {%- else -%}
-            '{{ recorded['merged_since'] }}'::date
-        {%- endif -%}
+        least(
+            {{ "'-infinity'::date" if recorded.get('merged_since') is none else "'" ~ recorded['merged_since'] ~ "'::date" }},
+            {{ merge_window_lookback(column) }}
+        )
     {%- else -%}
         {{ merge_window_lookback(column) }}
     {%- endif -%}

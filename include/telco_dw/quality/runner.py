@@ -155,7 +155,7 @@ def _validate(url: str, specs: Sequence[SuiteSpec], home: Path, site: Path, name
             suite = spec.suite()
             if any(s.name == suite.name for s in suites):  # the same suite on another table: a name of its own
                 suite.name = f"{suite.name}@{spec.qualified_table}"
-            suite = context.suites.add_or_update(suite)
+            suite = _save_suite(context, suite)
             suites.append(suite)
             definitions.append(
                 context.validation_definitions.add(
@@ -274,3 +274,17 @@ def run_suites(
         if publish_docs:
             docs.publish(conn, settings, since=validated_at)
     return outcomes
+
+
+def _save_suite(context: Any, suite: Any) -> Any:
+    """``add_or_update`` of GX's suite store, which checks for the key, then adds it: two runs
+    validating the same raw table at once (an Airflow backfill's overlapping runs) can both find it
+    missing, and the second add fails ("Store already has the following key"). The suite is the
+    same in both; the retry finds it and updates it."""
+    for attempt in range(3):
+        try:
+            return context.suites.add_or_update(suite)
+        except Exception as exc:  # GX raises its own error types, wrapping the store's
+            if "already has the following key" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")

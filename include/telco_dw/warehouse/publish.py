@@ -141,11 +141,9 @@ def _start_record(conn: psycopg.Connection, candidate: str, run_id: str, date_co
     record = {"since_run": run_id, "changed_since": "infinity"}
     if date_column:
         record["date_column"] = date_column
-    conn.execute(f"comment on table {candidate} is {_literal(json.dumps(record))}")
+    from psycopg import sql
 
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    conn.execute(sql.SQL("comment on table {} is {}").format(sql.SQL(candidate), sql.Literal(json.dumps(record))))
 
 
 def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()) -> bool:

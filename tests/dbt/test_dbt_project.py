@@ -199,6 +199,7 @@ def test_domain_rules_have_unit_tests(manifest: dict[str, Any]) -> None:
     assert {
         "int_customers_rfm_scored_quintiles",
         "int_customer_months_spined_churn_month_and_active_days",
+        "int_customer_months_billed_invoices_payments_and_months",
         "int_customers_valued_arpu_and_clv",
         "int_tickets_timed_sla_at_exactly_24_and_48_hours",
         "int_network_experience_aggregated_to_customers_bins_and_window",
@@ -209,6 +210,9 @@ def test_domain_rules_have_unit_tests(manifest: dict[str, Any]) -> None:
     sla = {r["ticket_id"]: r for r in unit_tests["int_tickets_timed_sla_at_exactly_24_and_48_hours"]["expect"]["rows"]}
     assert (sla["T_exact"]["met_24h_response"], sla["T_exact"]["met_48h_resolution"]) == (True, True)
     assert (sla["T_late"]["met_24h_response"], sla["T_late"]["met_48h_resolution"]) == (False, False)
+    # revenue counts in the calendar month of billing_month (a sign-up's first bill, mid-month)
+    billed = unit_tests["int_customer_months_billed_invoices_payments_and_months"]["expect"]["rows"]
+    assert {r["customer_month_id"]: r["revenue_excl_tax"] for r in billed}["C2|2026-10"] == "50.00"
 
 
 def test_semantic_layer_defines_the_domain_metrics(manifest: dict[str, Any]) -> None:

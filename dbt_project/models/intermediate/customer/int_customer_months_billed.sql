@@ -36,9 +36,24 @@ payments as (
 
 ),
 
--- A sign-up's first invoice carries the sign-up day as its billing month: an invoice counts in the
--- calendar month of its billing_month (as in fct_satisfaction_monthly).
-invoice_months as (
+-- Payments by invoice, each counted by its latest status.
+invoice_payments as (
+
+    select
+        invoice_id,
+        count(*) filter (where payment_status = 'settled') as settled_payment_count,
+        count(*) filter (where payment_status = 'late') as late_payment_count,
+        count(*) filter (where payment_status = 'failed') as failed_payment_count,
+        sum(amount) filter (where payment_status in ('settled', 'late')) as paid_amount
+    from payments
+    group by 1
+
+),
+
+-- Invoices, and the payments of each, by the calendar month of the invoice's billing_month (a
+-- sign-up's first invoice carries the sign-up day as its billing month; as in
+-- fct_satisfaction_monthly): one aggregate, one join of the accounts.
+billed_months as (
 
     select
         accounts.customer_id,
@@ -46,93 +61,78 @@ invoice_months as (
         count(*) as invoice_count,
         sum(invoices.amount_excl_tax) as revenue_excl_tax,
         sum(invoices.tax_amount) as tax_amount,
-        sum(invoices.amount_incl_tax) as amount_incl_tax
+        sum(invoices.amount_incl_tax) as amount_incl_tax,
+        sum(invoice_payments.paid_amount) as paid_amount,
+        sum(invoice_payments.settled_payment_count)::bigint as settled_payment_count,
+        sum(invoice_payments.late_payment_count)::bigint as late_payment_count,
+        sum(invoice_payments.failed_payment_count)::bigint as failed_payment_count
     from invoices
     inner join accounts
         on invoices.account_id = accounts.account_id
+    left join invoice_payments
+        on invoices.invoice_id = invoice_payments.invoice_id
     group by 1, 2
 
 ),
 
--- Payments by the month of the invoice they pay, each counted by its latest status.
-payment_months as (
+-- Months in which the customer was in service or was invoiced (a final bill after the churn): one
+-- full join on the key, not a union of the keys joined back to both sides.
+customer_months_billed as (
 
     select
-        accounts.customer_id,
-        date_trunc('month', invoices.billing_month)::date as month_start_date,
-        count(*) filter (where payments.payment_status = 'settled') as settled_payment_count,
-        count(*) filter (where payments.payment_status = 'late') as late_payment_count,
-        count(*) filter (where payments.payment_status = 'failed') as failed_payment_count,
-        coalesce(sum(payments.amount) filter (where payments.payment_status in ('settled', 'late')), 0)
-            as paid_amount
-    from payments
-    inner join invoices
-        on payments.invoice_id = invoices.invoice_id
-    inner join accounts
-        on invoices.account_id = accounts.account_id
-    group by 1, 2
-
-),
-
--- Months in which the customer was in service or was invoiced (a final bill after the churn).
-keys as (
-
-    select
-        customer_months.customer_id,
-        customer_months.month_start_date
+        coalesce(customer_months.customer_id, billed_months.customer_id) as customer_id,
+        coalesce(customer_months.month_start_date, billed_months.month_start_date) as month_start_date,
+        customer_months.is_active_at_month_start,
+        customer_months.is_churned_in_month,
+        customer_months.churn_type,
+        customer_months.subscriber_days,
+        billed_months.invoice_count,
+        billed_months.revenue_excl_tax,
+        billed_months.tax_amount,
+        billed_months.amount_incl_tax,
+        billed_months.paid_amount,
+        billed_months.settled_payment_count,
+        billed_months.late_payment_count,
+        billed_months.failed_payment_count
     from customer_months
-    union
-    select
-        invoice_months.customer_id,
-        invoice_months.month_start_date
-    from invoice_months
-    inner join customers
-        on invoice_months.customer_id = customers.customer_id
+    full outer join billed_months
+        on
+            customer_months.customer_id = billed_months.customer_id
+            and customer_months.month_start_date = billed_months.month_start_date
 
 ),
 
 final as (
 
     select
-        keys.customer_id || '|' || to_char(keys.month_start_date, 'YYYY-MM') as customer_month_id,
-        keys.customer_id,
-        keys.month_start_date,
+        customer_months_billed.customer_id || '|' || to_char(customer_months_billed.month_start_date, 'YYYY-MM')
+            as customer_month_id,
+        customer_months_billed.customer_id,
+        customer_months_billed.month_start_date,
         customers.province as region,
-        {{ tenure_segment('(customers.signed_up_at at time zone \'UTC\')::date', 'keys.month_start_date') }}
+        {{ tenure_segment('(customers.signed_up_at at time zone \'UTC\')::date', 'customer_months_billed.month_start_date') }}
             as tenure_segment,
         months.days_observed,
         months.is_complete as is_complete_month,
-        coalesce(customer_months.is_active_at_month_start, false) as is_active_at_month_start,
-        coalesce(customer_months.is_churned_in_month, false) as is_churned_in_month,
-        customer_months.churn_type,
-        coalesce(customer_months.subscriber_days, 0) as subscriber_days,
-        round(1.0 * coalesce(customer_months.subscriber_days, 0) / months.days_observed, 6) as subscriber_months,
-        coalesce(invoice_months.invoice_count, 0) as invoice_count,
-        coalesce(invoice_months.revenue_excl_tax, 0) as revenue_excl_tax,
-        coalesce(invoice_months.tax_amount, 0) as tax_amount,
-        coalesce(invoice_months.amount_incl_tax, 0) as amount_incl_tax,
-        coalesce(payment_months.paid_amount, 0) as paid_amount,
-        coalesce(payment_months.settled_payment_count, 0) as settled_payment_count,
-        coalesce(payment_months.late_payment_count, 0) as late_payment_count,
-        coalesce(payment_months.failed_payment_count, 0) as failed_payment_count
-    from keys
-    -- observed months only, like fct_satisfaction_monthly
+        coalesce(customer_months_billed.is_active_at_month_start, false) as is_active_at_month_start,
+        coalesce(customer_months_billed.is_churned_in_month, false) as is_churned_in_month,
+        customer_months_billed.churn_type,
+        coalesce(customer_months_billed.subscriber_days, 0) as subscriber_days,
+        round(1.0 * coalesce(customer_months_billed.subscriber_days, 0) / months.days_observed, 6) as subscriber_months,
+        coalesce(customer_months_billed.invoice_count, 0) as invoice_count,
+        coalesce(customer_months_billed.revenue_excl_tax, 0) as revenue_excl_tax,
+        coalesce(customer_months_billed.tax_amount, 0) as tax_amount,
+        coalesce(customer_months_billed.amount_incl_tax, 0) as amount_incl_tax,
+        coalesce(customer_months_billed.paid_amount, 0) as paid_amount,
+        coalesce(customer_months_billed.settled_payment_count, 0) as settled_payment_count,
+        coalesce(customer_months_billed.late_payment_count, 0) as late_payment_count,
+        coalesce(customer_months_billed.failed_payment_count, 0) as failed_payment_count
+    from customer_months_billed
+    -- observed months only, like fct_satisfaction_monthly; CRM customers only (billing's orphans out)
     inner join months
-        on keys.month_start_date = months.month_start_date
+        on customer_months_billed.month_start_date = months.month_start_date
     inner join customers
-        on keys.customer_id = customers.customer_id
-    left join customer_months
-        on
-            keys.customer_id = customer_months.customer_id
-            and keys.month_start_date = customer_months.month_start_date
-    left join invoice_months
-        on
-            keys.customer_id = invoice_months.customer_id
-            and keys.month_start_date = invoice_months.month_start_date
-    left join payment_months
-        on
-            keys.customer_id = payment_months.customer_id
-            and keys.month_start_date = payment_months.month_start_date
+        on customer_months_billed.customer_id = customers.customer_id
 
 )
 

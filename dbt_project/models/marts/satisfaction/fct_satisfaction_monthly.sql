@@ -6,9 +6,10 @@ months as (
 
 ),
 
+-- the customer's months in service or invoiced, with their region, tenure segment and revenue
 customer_months as (
 
-    select * from {{ ref('int_customer_months_spined') }}
+    select * from {{ ref('int_customer_months_billed') }}
 
 ),
 
@@ -27,18 +28,6 @@ responses as (
 complaints as (
 
     select * from {{ ref('fct_complaints') }}
-
-),
-
-invoices as (
-
-    select * from {{ ref('stg_billing__invoices') }}
-
-),
-
-accounts as (
-
-    select * from {{ ref('stg_billing__accounts') }}
 
 ),
 
@@ -85,6 +74,8 @@ complaint_measures as (
 
 ),
 
+-- Churn, subscriber days and revenue, one pass over the customer months (revenue counts in the
+-- calendar month of the invoice's billing_month: int_customer_months_billed).
 customer_measures as (
 
     select
@@ -95,36 +86,9 @@ customer_measures as (
         count(*) filter (where customer_months.is_churned_in_month) as churned_count,
         count(*) filter (where customer_months.churn_type = 'voluntary') as voluntary_churned_count,
         count(*) filter (where customer_months.churn_type = 'involuntary') as involuntary_churned_count,
-        sum(customer_months.subscriber_days) as subscriber_days
+        sum(customer_months.subscriber_days) as subscriber_days,
+        sum(customer_months.revenue_excl_tax) as revenue_excl_tax
     from customer_months
-    group by 1, 2, 3
-
-),
-
--- A sign-up's first invoice carries the sign-up day as its billing month: revenue counts in the
--- calendar month of billing_month.
-invoice_months as (
-
-    select
-        date_trunc('month', invoices.billing_month)::date as month_start_date,
-        accounts.customer_id,
-        invoices.amount_excl_tax
-    from invoices
-    inner join accounts
-        on invoices.account_id = accounts.account_id
-
-),
-
-revenue_measures as (
-
-    select
-        invoice_months.month_start_date,
-        customers.province as region,
-        {{ tenure_segment('customers.signed_up_date', 'invoice_months.month_start_date') }} as tenure_segment,
-        sum(invoice_months.amount_excl_tax) as revenue_excl_tax
-    from invoice_months
-    inner join customers
-        on invoice_months.customer_id = customers.customer_id
     group by 1, 2, 3
 
 ),
@@ -148,12 +112,6 @@ cells as (
         customer_measures.region,
         customer_measures.tenure_segment
     from customer_measures
-    union
-    select
-        revenue_measures.month_start_date,
-        revenue_measures.region,
-        revenue_measures.tenure_segment
-    from revenue_measures
 
 ),
 
@@ -184,7 +142,7 @@ joined as (
         coalesce(customer_measures.voluntary_churned_count, 0) as voluntary_churned_count,
         coalesce(customer_measures.involuntary_churned_count, 0) as involuntary_churned_count,
         coalesce(customer_measures.subscriber_days, 0) as subscriber_days,
-        coalesce(revenue_measures.revenue_excl_tax, 0) as revenue_excl_tax
+        coalesce(customer_measures.revenue_excl_tax, 0) as revenue_excl_tax
     from cells
     -- observed months only: nothing before the first month with data or after the data's last day
     inner join months
@@ -204,11 +162,6 @@ joined as (
             cells.month_start_date = customer_measures.month_start_date
             and cells.region = customer_measures.region
             and cells.tenure_segment = customer_measures.tenure_segment
-    left join revenue_measures
-        on
-            cells.month_start_date = revenue_measures.month_start_date
-            and cells.region = revenue_measures.region
-            and cells.tenure_segment = revenue_measures.tenure_segment
 
 ),
 

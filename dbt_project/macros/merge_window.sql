@@ -7,19 +7,27 @@
       or a redelivered one, and nothing else. Loads into one raw table are sequential (each ingest
       DAG runs once at a time, one batch after another), so a row committed later has a later
       `_loaded_at` (the time its batch's transaction began) and none is passed over;
-    - a model downstream re-merges the days from `incremental_lookback_days` before its latest day
-      built, and from the first day its upstream merged in the same dbt invocation where that is
-      older (`merge_window_start(column, upstream)`: every row of those days, read through the
-      index): a late file of any age reaches the facts, and a build that failed or was refused after
-      staging moved on is made good by the next one;
+    - the customer-days (`int_subscriber_days_aggregated_to_customers`) re-merge the days from
+      `incremental_lookback_days` before their latest day built, and from the first day staging
+      merged in the same dbt invocation where that is older (`merge_window_start(column, upstream)`:
+      every row of those days, read through the index): a late file of any age is assigned, and so
+      is a number whose subscription the CRM reports a few days late. Each row it inserts or
+      changes is stamped with the invocation's start (`_merged_at`, `merge_window_stamp()`); a
+      re-merged row that did not change keeps its stamp;
+    - the facts built from them (`fct_customer_experience_daily`) read the rows stamped after the
+      invocation that last merged into the facts started (`stamped_through` in their record;
+      `merge_window_stamped_rows`, through a BRIN index on `_merged_at`): the new day, a late
+      file's day, a re-assigned number's days, and nothing else. Their record is the published
+      table's (publish.begin carries it into the candidate), so what a failed or refused build
+      merged is merged again by the next one, at any age;
     - a staging table without a `loaded_through` record (built by an earlier telco-dw) falls back to
       the lookback rule once.
 
     These pieces share the window:
 
     - the strategy `merge_window`: records the window in the table's comment (`merged_since`: the
-      first day merged, 'infinity' when nothing was; `date_column`; dbt's invocation id; for a model
-      that reads raw, `loaded_through`), then merges, reading only the window's days of the table
+      first day merged, 'infinity' when nothing was; `date_column`; dbt's invocation id and start,
+      `stamped_through`; for a model that reads raw, `loaded_through`), then merges, reading only the window's days of the table
       (through the index below, instead of a read of the whole history);
     - `merge_window_record()`, a post-hook: the same record after a full build (`merged_since` null:
       every day);
@@ -91,6 +99,39 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- When this dbt invocation started (UTC, as SQL text): the stamp of the rows it merges and the
+    `stamped_through` of the tables it merges into. -#}
+{% macro merge_window_now() -%}
+    {{- return(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ '+00') -}}
+{%- endmacro %}
+
+{#- A model's `_merged_at` column (SQL): when the row was last written with these values. The strategy
+    leaves it out of its comparison, so a re-merged row that did not change keeps its stamp. -#}
+{% macro merge_window_stamp() -%}
+    {{- return("'" ~ merge_window_now() ~ "'::timestamptz") -}}
+{%- endmacro %}
+
+{#- The upstream rows an incremental model reads (a condition): those its upstream stamped
+    (`column`, an upstream's `_merged_at`) after the invocation that last merged into this table
+    started (`stamped_through` in its record), else `fallback`. -#}
+{% macro merge_window_stamped_rows(column, fallback) -%}
+    {%- set recorded = merge_window_recorded(this) -%}
+    {%- if recorded and recorded.get('stamped_through') -%}
+        {{- return(column ~ " > '" ~ recorded['stamped_through'] ~ "'::timestamptz") -}}
+    {%- endif -%}
+    {{- return(fallback) -}}
+{%- endmacro %}
+
+{#- A post-hook of a model with `_merged_at`: the BRIN index its readers find the newly stamped rows
+    through (they are written at the end of the table). -#}
+{% macro merge_window_stamp_index() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    create index if not exists {{ adapter.quote(this.identifier ~ '__merged_at') }}
+        on {{ this }} using brin (_merged_at)
+{%- endmacro %}
+
 {#- dbt's custom incremental strategy `merge_window` (config `incremental_strategy: merge_window`,
     `meta: {merge_window_column: <date column>}`, a `unique_key`): records the window in the table's
     comment, then merges on the key, reading only the window's days of the table (from the first day
@@ -107,6 +148,8 @@
     {%- for dest_column in arg_dict['dest_columns'] -%}
         {%- do quoted.append(adapter.quote(dest_column.name)) -%}
     {%- endfor -%}
+    {#- the stamp of the rows a merge writes (`merge_window_stamp()`) is not a change of its own -#}
+    {%- set compared = quoted | reject('equalto', '"_merged_at"') | list -%}
     {%- set new_rows = arg_dict['temp_relation'] -%}
     {%- set first_day -%}
         (select min(new_rows.{{ adapter.quote(column) }}) from {{ new_rows }} as new_rows)
@@ -117,6 +160,7 @@
             'merged_since', coalesce({{ first_day }}::text, 'infinity'),
             'date_column', {{ dbt.string_literal(column) }},
             'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }},
+            'stamped_through', {{ dbt.string_literal(merge_window_now()) }},
             'changed_since', {{ "least(" ~ dbt.string_literal(recorded['changed_since']) ~ "::date, " ~ first_day ~ ")::text" if recorded.get('changed_since') else 'null::text' }}
             {%- if '"_loaded_at"' in quoted %},
             'loaded_through', greatest(
@@ -134,7 +178,7 @@
     {%- for predicate in arg_dict['incremental_predicates'] or [] %}
             and ({{ predicate }})
     {%- endfor %}
-    when matched and (DBT_INTERNAL_DEST.{{ quoted | join(', DBT_INTERNAL_DEST.') }}) is distinct from (DBT_INTERNAL_SOURCE.{{ quoted | join(', DBT_INTERNAL_SOURCE.') }}) then
+    when matched and (DBT_INTERNAL_DEST.{{ compared | join(', DBT_INTERNAL_DEST.') }}) is distinct from (DBT_INTERNAL_SOURCE.{{ compared | join(', DBT_INTERNAL_SOURCE.') }}) then
         update set {% for name in quoted %}{{ name }} = DBT_INTERNAL_SOURCE.{{ name }}{{ ', ' if not loop.last }}{% endfor %}
     when not matched then
         insert ({{ quoted | join(', ') }})
@@ -157,7 +201,8 @@
             'merged_since', null,
             'changed_since', null,
             'date_column', {{ dbt.string_literal(column) }},
-            'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }}
+            'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }},
+            'stamped_through', {{ dbt.string_literal(merge_window_now()) }}
         );
         loaded timestamptz;
     begin

@@ -765,6 +765,59 @@ def test_incremental_run_merges_the_days_its_new_rows_reach(
 
 
 @pytest.mark.integration
+def test_customer_day_facts_merge_the_customer_days_written_since_their_last_run(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The customer-days stamp the rows they insert or change (`_merged_at`); the facts merge the rows
+    stamped after their own last run started (`stamped_through`), however old the day, and no other:
+    a late day is merged, a re-merged customer-day that did not change keeps its stamp and its fact
+    is not rewritten. A facts table started from an older record (publish.begin's copy of the
+    published facts after a refused build) merges again what the refused build had merged."""
+    days = "intermediate.int_subscriber_days_aggregated_to_customers"
+    facts = "marts_candidate.fct_customer_experience_daily"
+
+    def window(relation: str) -> dict[str, Any]:
+        comment = built.execute(f"select obj_description('{relation}'::regclass, 'pg_class') as c").fetchone()["c"]
+        return json.loads(comment)
+
+    def rows(relation: str, column: str) -> dict[str, str]:
+        found = built.execute(f"select customer_day_id as id, {column}::text as v from {relation}")
+        return {r["id"]: r["v"] for r in found}
+
+    build = ("--select", "stg_network__subscriber_experience_daily", *(r.split(".")[1] for r in (days, facts)))
+    _build(dbt_database, *build)  # facts up to date with the customer-days
+    published = window(facts)
+    stamps, versions = rows(days, "_merged_at"), rows(facts, "xmin")
+    latest = built.execute(f"select max(usage_date) as day from {days}").fetchone()["day"]
+    late_day = latest - timedelta(days=20)  # far behind incremental_lookback_days (3)
+    built.execute(
+        _batches(
+            "insert into raw_network.subscriber_experience_daily values "
+            f"('{late_day}','13800138001','460001234567890','35000000000001','CELL1',5.0,9.0,-111.0,'b10',"
+            "'2026-12-02 09:00+00','f10',1)"
+        )
+    )
+    _build(dbt_database, *build)
+
+    late_id = f"C1@{late_day}"
+    assert window(facts)["merged_since"] == late_day.isoformat()
+    assert window(facts)["stamped_through"] > published["stamped_through"]
+    assert rows(facts, "volume_mb").get(late_id) == "5.00", "the late customer-day was not merged into the facts"
+    assert {k: v for k, v in rows(days, "_merged_at").items() if k in stamps} == stamps, "unchanged rows restamped"
+    assert {k: v for k, v in rows(facts, "xmin").items() if k in versions} == versions, "unchanged facts rewritten"
+
+    # a build that merged the late day was refused: the candidate restarts from the published facts
+    built.execute(f"delete from {facts} where customer_day_id = %s", (late_id,))
+    built.execute(f"comment on table {facts} is '{json.dumps(published)}'")
+    _build(dbt_database, "--select", facts.split(".")[1])
+    assert rows(facts, "volume_mb").get(late_id) == "5.00", "the refused build's late day was lost"
+
+    merged = rows(facts, "xmin")
+    _build(dbt_database, *build)  # nothing new
+    assert window(facts)["merged_since"] == "infinity" and rows(facts, "xmin") == merged
+
+
+@pytest.mark.integration
 def test_facts_of_a_vanished_customer_are_deleted_and_the_day_recorded(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:

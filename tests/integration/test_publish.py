@@ -209,7 +209,9 @@ def test_a_new_build_catches_up_by_the_days_the_latest_build_changed(url, conn):
     """Where the published facts record the run that started them (``since_run``) and the first day
     they changed since (``changed_since``, kept by dbt's merge_window), the candidate's copy of the
     facts published before is brought up to them by those days only: the same rows as a copy, the
-    older days not rewritten. Without such a record (a full build: null; another run) it is copied."""
+    older days not rewritten. Without such a record (a full build: null; another run) it is copied.
+    Either way the candidate keeps the rest of the published record (``stamped_through``: where dbt
+    reads on from)."""
     days = "marts_candidate.fct_days"
     content = "select day::text, v from {} order by day"
     older = f"select day::text, xmin::text from {days} where day < '2026-10-03' order by day"
@@ -230,15 +232,16 @@ def test_a_new_build_catches_up_by_the_days_the_latest_build_changed(url, conn):
     conn.execute(f"create table {days} as select day::date, 1 as v from generate_series(1, 3) as n, "
                  "lateral (select make_date(2026, 10, n) as day) as d")  # fmt: skip
     conn.execute(f"create index fct_days_day on {days} (day)")
-    record(days, date_column="day", changed_since=None)
+    record(days, date_column="day", changed_since=None, stamped_through="2026-10-03 01:00:00+00")
     publish_run("t/1")
     # t/2: starts from a copy of t/1's facts, merges a changed 10-03 and a new 10-04
     with conn.transaction():
         publish.begin(conn, "t/2", incremental=["fct_days"])
-    assert _record(conn, days) == {"since_run": "t/2", "changed_since": "infinity", "date_column": "day"}
+    started = {"changed_since": "infinity", "date_column": "day", "stamped_through": "2026-10-03 01:00:00+00"}
+    assert _record(conn, days) == started | {"since_run": "t/2"}
     conn.execute(f"update {days} set v = 2 where day = '2026-10-03'")
     conn.execute(f"insert into {days} values ('2026-10-04', 2)")
-    record(days, changed_since="2026-10-03")
+    record(days, changed_since="2026-10-03", stamped_through="2026-10-04 01:00:00+00")
     publish_run("t/2")
 
     before = conn.execute(older).fetchall()  # t/1's facts, left in the candidate by the swap
@@ -247,7 +250,7 @@ def test_a_new_build_catches_up_by_the_days_the_latest_build_changed(url, conn):
     assert conn.execute(content.format(days)).fetchall() == conn.execute(content.format("marts.fct_days")).fetchall()
     assert conn.execute(content.format(days)).fetchall()[-2:] == [("2026-10-03", 2), ("2026-10-04", 2)]
     assert conn.execute(older).fetchall() == before, "the days before changed_since were rewritten"
-    assert _record(conn, days) == {"since_run": "t/3", "changed_since": "infinity", "date_column": "day"}
+    assert _record(conn, days) == started | {"since_run": "t/3", "stamped_through": "2026-10-04 01:00:00+00"}
 
     # t/3 deletes an older day without a record of it, and is refused: t/4 starts from a whole copy
     conn.execute(f"delete from {days} where day = '2026-10-02'")
@@ -256,3 +259,4 @@ def test_a_new_build_catches_up_by_the_days_the_latest_build_changed(url, conn):
         publish.begin(conn, "t/4", incremental=["fct_days"])
     assert conn.execute(content.format(days)).fetchall() == conn.execute(content.format("marts.fct_days")).fetchall()
     assert conn.execute(older).fetchall() != before
+    assert _record(conn, days) == started | {"since_run": "t/4", "stamped_through": "2026-10-04 01:00:00+00"}

@@ -136,13 +136,13 @@ def _catch_up(conn: psycopg.Connection, published: str, candidate: str, publishe
     return True
 
 
-def _start_record(conn: psycopg.Connection, candidate: str, run_id: str, date_column: str | None) -> None:
-    """What the run starts ``candidate`` from: the published content, unchanged from no day on."""
-    record = {"since_run": run_id, "changed_since": "infinity"}
-    if date_column:
-        record["date_column"] = date_column
+def _start_record(conn: psycopg.Connection, candidate: str, run_id: str, published: dict[str, Any]) -> None:
+    """What the run starts ``candidate`` from: the published content, unchanged from no day on, and
+    the published table's record (its ``stamped_through``: what dbt's merge has read of the upstream
+    up to the published build, where it reads on from)."""
     from psycopg import sql
 
+    record = published | {"since_run": run_id, "changed_since": "infinity"}
     conn.execute(sql.SQL("comment on table {} is {}").format(sql.SQL(candidate), sql.Literal(json.dumps(record))))
 
 
@@ -185,7 +185,7 @@ def begin(conn: psycopg.Connection, run_id: str, incremental: Sequence[str] = ()
             _copy_table(conn, published, candidate)
             started = True
         if started:
-            _start_record(conn, candidate, run_id, _record(conn, published).get("date_column"))
+            _start_record(conn, candidate, run_id, _record(conn, published))
     conn.execute(
         "insert into audit.publications (run_id, status, started_at) values (%s, 'building', now()) "
         "on conflict (run_id) do update set status = 'building', finished_at = null, reason = null "

@@ -110,8 +110,11 @@ final as (
         customer_months_billed.customer_id,
         customer_months_billed.month_start_date,
         customers.province as region,
-        {{ tenure_segment('(customers.signed_up_at at time zone \'UTC\')::date', 'customer_months_billed.month_start_date') }}
-            as tenure_segment,
+        {{
+            tenure_segment(
+                '(customers.signed_up_at at time zone \'UTC\')::date', 'customer_months_billed.month_start_date'
+            )
+        }} as tenure_segment,
         months.days_observed,
         months.is_complete as is_complete_month,
         coalesce(customer_months_billed.is_active_at_month_start, false) as is_active_at_month_start,

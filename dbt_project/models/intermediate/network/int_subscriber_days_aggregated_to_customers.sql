@@ -1,7 +1,10 @@
 {{ config(unique_key='customer_day_id') }}
 {#- Incremental (dbt_project.yml): the days from incremental_lookback_days before the latest day
-    built are assigned again (late and redelivered files); older days change only with
-    `--full-refresh` (`telco-dw rebuild --full-refresh`, which erasure runs). -#}
+    built are assigned again (a subscription the CRM reports late), and any day staging merged in
+    this run (late and redelivered files); older days change only with `--full-refresh`
+    (`telco-dw rebuild --full-refresh`, which erasure runs). The rows the merge inserts or changes
+    carry this run's stamp (`_merged_at`): the facts downstream merge those rows only
+    (macros/merge_window.sql). -#}
 
 with
 
@@ -87,7 +90,9 @@ final as (
         count(*) as subscriber_count,
         sum(owned.volume_mb) as volume_mb,
         round(avg(owned.avg_dl_mbps), 2) as avg_dl_mbps,
-        round(avg(owned.avg_rsrp_dbm), 1) as avg_rsrp_dbm
+        round(avg(owned.avg_rsrp_dbm), 1) as avg_rsrp_dbm,
+        -- when the row was written with these values: what fct_customer_experience_daily reads on from
+        {{ merge_window_stamp() }} as _merged_at
     from owned
     group by owned.customer_id, owned.usage_date
 

@@ -23,8 +23,9 @@ customers as (
 
 ),
 
--- Incremental: the days from incremental_lookback_days before the latest day built are merged again,
--- so late and redelivered experience files are picked up.
+-- Incremental: the customer-days written since the run that last merged into this table started
+-- (their `_merged_at`): a new day, a late or redelivered file's day, a number assigned anew. A table
+-- without that record (built by an earlier telco-dw) re-merges the lookback days once.
 recent_days as (
 
     select customer_days.*
@@ -33,7 +34,10 @@ recent_days as (
     inner join customers
         on customer_days.customer_id = customers.customer_id
     {% if is_incremental() -%}
-        where customer_days.usage_date >= {{ merge_window_start('usage_date', ref('int_subscriber_days_aggregated_to_customers')) }}
+        where {{ merge_window_stamped_rows(
+            'customer_days._merged_at',
+            'customer_days.usage_date >= ' ~ merge_window_start('usage_date', ref('int_subscriber_days_aggregated_to_customers'))
+        ) }}
     {%- endif %}
 
 ),

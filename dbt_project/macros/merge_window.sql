@@ -7,30 +7,34 @@
       or a redelivered one, and nothing else. Loads into one raw table are sequential (each ingest
       DAG runs once at a time, one batch after another), so a row committed later has a later
       `_loaded_at` (the time its batch's transaction began) and none is passed over;
-    - the customer-days (`int_subscriber_days_aggregated_to_customers`) re-merge the days from
-      `incremental_lookback_days` before their latest day built, and from the first day staging
-      merged in the same dbt invocation where that is older (`merge_window_start(column, upstream)`:
-      every row of those days, read through the index): a late file of any age is assigned, and so
-      is a number whose subscription the CRM reports a few days late. Each row it inserts or
-      changes is stamped with the invocation's start (`_merged_at`, `merge_window_stamp()`); a
-      re-merged row that did not change keeps its stamp;
+    - the customer-days (`int_subscriber_days_aggregated_to_customers`) read on from the rows of
+      staging their last run read (`read_through` in their record: the latest `_loaded_at` of each
+      model in `meta.merge_window_reads`, written by `merge_window_record()`): every row of the days
+      staged since (found through staging's BRIN index on `_loaded_at`), and the days of the numbers
+      whose subscriptions landed since, from the first day their owner may differ, at any age. Each
+      row it inserts or changes is stamped with the invocation's start (`_merged_at`,
+      `merge_window_stamp()`); a re-merged row that did not change keeps its stamp. Their record is
+      their own: a build that fails after staging moved on leaves it behind, and the next build
+      reads on from it;
     - the facts built from them (`fct_customer_experience_daily`) read the rows stamped after the
       invocation that last merged into the facts started (`stamped_through` in their record;
       `merge_window_stamped_rows`, through a BRIN index on `_merged_at`): the new day, a late
       file's day, a re-assigned number's days, and nothing else. Their record is the published
       table's (publish.begin carries it into the candidate), so what a failed or refused build
       merged is merged again by the next one, at any age;
-    - a staging table without a `loaded_through` record (built by an earlier telco-dw) falls back to
-      the lookback rule once.
+    - a staging table without a `loaded_through` record, or customer-days without `read_through`
+      (built by an earlier telco-dw), fall back to the lookback rule once: the days from
+      `incremental_lookback_days` before the latest day built (`merge_window_start`).
 
     These pieces share the window:
 
     - the strategy `merge_window`: records the window in the table's comment (`merged_since`: the
       first day merged, 'infinity' when nothing was; `date_column`; dbt's invocation id and start,
-      `stamped_through`; for a model that reads raw, `loaded_through`), then merges, reading only the window's days of the table
-      (through the index below, instead of a read of the whole history);
+      `stamped_through`; for a model that reads raw, `loaded_through`), then merges, reading only
+      the window's days of the table (through the index below, instead of a read of the whole
+      history);
     - `merge_window_record()`, a post-hook: the same record after a full build (`merged_since` null:
-      every day);
+      every day), and `read_through` after every build;
     - `changed_since` in the same record: the first day at which the table differs from the copy of
       the published table that the build started from (telco_dw.warehouse.publish.begin sets it to
       'infinity' and writes the run in `since_run`; each merge, and `merge_window_delete`, lowers it;
@@ -122,14 +126,15 @@
     {{- return(fallback) -}}
 {%- endmacro %}
 
-{#- A post-hook of a model with `_merged_at`: the BRIN index its readers find the newly stamped rows
-    through (they are written at the end of the table). -#}
-{% macro merge_window_stamp_index() -%}
+{#- A post-hook: a BRIN index on `column`, a time that grows with the rows written (`_merged_at`,
+    `_loaded_at`), through which readers find the newest rows (they are written at the end of the
+    table) without reading the rest. -#}
+{% macro merge_window_brin_index(column) -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
-    create index if not exists {{ adapter.quote(this.identifier ~ '__merged_at') }}
-        on {{ this }} using brin (_merged_at)
+    create index if not exists {{ adapter.quote(this.identifier ~ '_' ~ column) }}
+        on {{ this }} using brin ({{ adapter.quote(column) }})
 {%- endmacro %}
 
 {#- dbt's custom incremental strategy `merge_window` (config `incremental_strategy: merge_window`,
@@ -187,17 +192,20 @@
 
 {#- A post-hook of every build of these models: after a full build (the table's comment records no
     merge of this invocation), the record of one: `merged_since` null (every day is new), and for a
-    model that reads raw, `loaded_through`, the latest `_loaded_at` it holds. -#}
+    model that reads raw, `loaded_through`, the latest `_loaded_at` it holds. After every build of a
+    model with `meta.merge_window_reads` (upstream models with `_loaded_at`), `read_through`: the
+    latest `_loaded_at` of each that this build has read, where the next run reads on from. -#}
 {% macro merge_window_record() -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
     {%- set column = config.get('meta', {}).get('merge_window_column') -%}
+    {%- set reads = config.get('meta', {}).get('merge_window_reads') or [] -%}
     {%- set relation = dbt.string_literal(this | string) -%}
     do $merge_window$
     declare
         recorded text := obj_description({{ relation }}::regclass, 'pg_class');
-        full_build jsonb := jsonb_build_object(
+        window_record jsonb := jsonb_build_object(
             'merged_since', null,
             'changed_since', null,
             'date_column', {{ dbt.string_literal(column) }},
@@ -207,17 +215,43 @@
         loaded timestamptz;
     begin
         if left(recorded, 1) = '{' and recorded::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }} then
-            return;  -- merged by this invocation: the strategy recorded the window
-        end if;
-        if exists (
+            window_record := recorded::jsonb;  -- merged by this invocation: the strategy recorded the window
+        elsif exists (
             select from pg_attribute
             where attrelid = {{ relation }}::regclass and attname = '_loaded_at' and not attisdropped
         ) then
             execute 'select max(_loaded_at) from {{ this }}' into loaded;
-            full_build := full_build || jsonb_build_object('loaded_through', loaded);
+            window_record := window_record || jsonb_build_object('loaded_through', loaded);
         end if;
-        execute format('comment on table %s is %L', {{ relation }}, full_build);
+        {%- if reads %}
+        window_record := window_record || jsonb_build_object('read_through', jsonb_build_object(
+            {%- for name in reads %}
+            {{ dbt.string_literal(name) }}, {{ merge_window_loaded_through(ref(name)) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        ));
+        {%- endif %}
+        execute format('comment on table %s is %L', {{ relation }}, window_record);
     end $merge_window$
+{%- endmacro %}
+
+{#- The latest `_loaded_at` an upstream model holds (SQL): the `loaded_through` it records (an
+    incremental staging model, whose history is too long to read for it), else its `max(_loaded_at)`. -#}
+{% macro merge_window_loaded_through(upstream) -%}
+    coalesce(
+        (
+            select (upstream_record.comment::jsonb ->> 'loaded_through')::timestamptz
+            from obj_description({{ dbt.string_literal(upstream | string) }}::regclass, 'pg_class') as upstream_record (comment)
+            where left(upstream_record.comment, 1) = '{'
+        ),
+        (select max(upstream._loaded_at) from {{ upstream }} as upstream)
+    )
+{%- endmacro %}
+
+{#- The latest `_loaded_at` of `upstream` (a model named in `meta.merge_window_reads`) that this table
+    recorded having read, or none (no record: a full build of an earlier telco-dw). -#}
+{% macro merge_window_read_through(upstream) -%}
+    {%- set recorded = merge_window_recorded(this) or {} -%}
+    {%- do return((recorded.get('read_through') or {}).get(upstream)) -%}
 {%- endmacro %}
 
 {#- A post-hook deleting the rows of the table that match `condition` (SQL on the alias `kept`), at

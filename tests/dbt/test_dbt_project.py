@@ -818,6 +818,58 @@ def test_customer_day_facts_merge_the_customer_days_written_since_their_last_run
 
 
 @pytest.mark.integration
+def test_customer_days_assign_again_the_numbers_of_subscriptions_landed_since(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The customer-days read on from what their last run read (`read_through`): the days staged
+    since, and the days of every number whose subscription landed since, at any age from the
+    subscription's activation (the CRM reports a subscription late); the other customers' days are
+    not rewritten."""
+    days = "intermediate.int_subscriber_days_aggregated_to_customers"
+    build = (
+        "--select",
+        "stg_crm__subscriptions",
+        "snap_crm__subscriptions",
+        "stg_network__subscriber_experience_daily",
+        "int_subscriber_days_aggregated_to_customers",
+    )
+
+    def read_through() -> dict[str, str]:
+        comment = built.execute(f"select obj_description('{days}'::regclass, 'pg_class') as c").fetchone()["c"]
+        return json.loads(comment)["read_through"]
+
+    def rows(column: str) -> dict[str, str]:
+        found = built.execute(f"select customer_day_id as id, {column}::text as v from {days}")
+        return {r["id"]: r["v"] for r in found}
+
+    latest = built.execute(f"select max(usage_date) as day from {days}").fetchone()["day"]
+    late_day = latest - timedelta(days=15)  # far behind incremental_lookback_days (3)
+    built.execute(  # a day of a number the CRM does not know yet: it belongs to no one
+        _batches(
+            "insert into raw_network.subscriber_experience_daily values "
+            f"('{late_day}','13800138009','460001234567899','35000000000009','CELL1',7.0,9.0,-101.0,'b11',"
+            "'2026-12-03 09:00+00','f11',1)"
+        )
+    )
+    _build(dbt_database, *build)
+    assert f"C2@{late_day}" not in rows("volume_mb")
+    assert read_through()["stg_network__subscriber_experience_daily"].startswith("2026-12-03T09:00:00")
+    stamps = rows("_merged_at")
+
+    activated = late_day - timedelta(days=5)
+    built.execute(  # the CRM reports the number's subscription late, activated before that day
+        _batches(
+            "insert into raw_crm.subscriptions values ('S9','C2','13800138009','P99','畅享99元套餐',99,12,'active',"
+            f"'{activated} 08:00+00',null,null,'{activated} 08:00+00','b12','2026-12-03 10:00+00','f12',1)"
+        )
+    )
+    _build(dbt_database, *build)
+    assert rows("volume_mb").get(f"C2@{late_day}") == "7.00", "the late subscription's number was not assigned"
+    assert read_through()["stg_crm__subscriptions"].startswith("2026-12-03T10:00:00")
+    assert {k: v for k, v in rows("_merged_at").items() if k in stamps} == stamps, "other customers' days rewritten"
+
+
+@pytest.mark.integration
 def test_facts_of_a_vanished_customer_are_deleted_and_the_day_recorded(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:

@@ -1,27 +1,145 @@
 {{ config(unique_key='customer_day_id') }}
-{#- Incremental (dbt_project.yml): the days from incremental_lookback_days before the latest day
-    built are assigned again (a subscription the CRM reports late), and any day staging merged in
-    this run (late and redelivered files); older days change only with `--full-refresh`
-    (`telco-dw rebuild --full-refresh`, which erasure runs). The rows the merge inserts or changes
-    carry this run's stamp (`_merged_at`): the facts downstream merge those rows only
-    (macros/merge_window.sql). -#}
+{#- Incremental (dbt_project.yml). A run assigns again:
+    - every subscriber-day of the days staged since its last run (the new day, a late or redelivered
+      file of any age): `_loaded_at` above the `read_through` its table records for staging;
+    - the days of the numbers whose subscriptions the CRM changed since (`_loaded_at` above the
+      `read_through` recorded for stg_crm__subscriptions), from the first day their owner may
+      differ (see `moved`), for every customer that holds or held one of them: a subscription
+      reported late, at any age, and a churn or a new owner of a recycled number.
+    A customer-day the assignment leaves without any number stays as it was (the merge deletes
+    nothing); `telco-dw rebuild --full-refresh` (which erasure runs) rebuilds every day. The rows the
+    merge inserts or changes carry this run's stamp (`_merged_at`): the facts downstream merge those
+    rows only (macros/merge_window.sql). A table without `read_through` (built by an earlier
+    telco-dw) assigns again the days from incremental_lookback_days before its latest day, once. -#}
+{%- set incremental = is_incremental() -%}
+{%- set days_read_through = merge_window_read_through('stg_network__subscriber_experience_daily') if incremental -%}
+{%- set subscriptions_read_through = merge_window_read_through('stg_crm__subscriptions') if incremental -%}
+{%- set by_change = days_read_through and subscriptions_read_through %}
+-- depends_on: {{ ref('snap_crm__subscriptions') }} (read on incremental runs)
 
 with
-
-subscriber_days as (
-
-    select * from {{ ref('stg_network__subscriber_experience_daily') }}
-    {% if is_incremental() -%}
-        where usage_date >= {{ merge_window_start('usage_date', ref('stg_network__subscriber_experience_daily')) }}
-    {%- endif %}
-
-),
 
 -- read three times, each read inlined (a table with statistics, where a copied CTE has none and
 -- the planner would hash the days instead of the subscriptions)
 subscriptions as not materialized (
 
     select * from {{ ref('stg_crm__subscriptions') }}
+
+),
+{% if by_change %}
+
+-- The days staged since this table's last run (found through staging's BRIN index on `_loaded_at`):
+-- every subscriber-day of them is assigned again.
+staged_days as materialized (
+
+    select distinct staged.usage_date
+    from {{ ref('stg_network__subscriber_experience_daily') }} as staged
+    where staged._loaded_at > '{{ days_read_through }}'::timestamptz
+
+),
+
+-- The subscriptions landed since this table's last run, each against every version of it the
+-- snapshot holds that landed before (the ownership the earlier runs assigned): the numbers whose
+-- owner may differ and their customers, then and now, from the first moment it may. A new
+-- subscription (or one reported late) moves its number from its activation; a version of another
+-- customer or number, both numbers from the earlier activation; a changed activation or
+-- deactivation, from the earlier of the two. A version that owns the same days moves nothing.
+changed as (
+
+    select subscription_id, customer_id, msisdn_token, activated_at, deactivated_at
+    from subscriptions
+    where _loaded_at > '{{ subscriptions_read_through }}'::timestamptz
+
+),
+
+earlier as (
+
+    select *
+    from {{ ref('snap_crm__subscriptions') }} as versions
+    -- a version snapshotted by an earlier telco-dw has no `_loaded_at`: it was seen
+    where coalesce(versions._loaded_at <= '{{ subscriptions_read_through }}'::timestamptz, true)
+
+),
+
+moved as materialized (
+
+    select changed.msisdn_token, changed.customer_id, changed.activated_at as moved_at
+    from changed
+    where not exists (select from earlier where earlier.subscription_id = changed.subscription_id)
+
+    union all
+
+    select affected.msisdn_token, affected.customer_id, versions.moved_at
+    from changed
+    inner join earlier
+        on changed.subscription_id = earlier.subscription_id
+    cross join lateral (
+        select case
+            when (earlier.customer_id, earlier.msisdn_token) is distinct from (changed.customer_id, changed.msisdn_token)
+                then least(earlier.activated_at, changed.activated_at)
+            -- least() passes over nulls: a deactivation that appeared or went counts from its day
+            else least(
+                case when earlier.activated_at is distinct from changed.activated_at
+                    then least(earlier.activated_at, changed.activated_at) end,
+                case when earlier.deactivated_at is distinct from changed.deactivated_at
+                    then least(earlier.deactivated_at, changed.deactivated_at) end
+            )
+        end as moved_at
+    ) as versions
+    cross join lateral (
+        values (changed.msisdn_token, changed.customer_id), (earlier.msisdn_token, earlier.customer_id)
+    ) as affected (msisdn_token, customer_id)
+    where versions.moved_at is not null
+
+),
+
+-- Every customer whose days may change: the owners of the moved numbers, then and now, and every
+-- customer with a subscription on one (a recycled number's other owners).
+reassigned_customers as materialized (
+
+    select moved.customer_id from moved
+    union
+    select subscriptions.customer_id
+    from subscriptions
+    where subscriptions.msisdn_token in (select moved.msisdn_token from moved)
+
+),
+
+-- Their numbers (a customer-day sums all of them) and the moved ones.
+reassigned_numbers as materialized (
+
+    select subscriptions.msisdn_token
+    from subscriptions
+    where subscriptions.customer_id in (select reassigned_customers.customer_id from reassigned_customers)
+    union
+    select moved.msisdn_token from moved
+
+),
+
+{% endif %}
+
+subscriber_days as (
+
+    {% if by_change -%}
+        select staged.*
+        from {{ ref('stg_network__subscriber_experience_daily') }} as staged
+        where staged.usage_date in (select staged_days.usage_date from staged_days)
+
+        union all
+
+        -- the reassigned numbers' other days, through the index on the day from the first one moved
+        select staged.*
+        from {{ ref('stg_network__subscriber_experience_daily') }} as staged
+        where
+            staged.usage_date >= (select min(moved.moved_at at time zone 'UTC')::date from moved)
+            and staged.usage_date not in (select staged_days.usage_date from staged_days)
+            and staged.msisdn_token in (select reassigned_numbers.msisdn_token from reassigned_numbers)
+    {%- else -%}
+        select * from {{ ref('stg_network__subscriber_experience_daily') }}
+        {%- if incremental %}
+            where usage_date >= {{ merge_window_start('usage_date', ref('stg_network__subscriber_experience_daily')) }}
+        {%- endif %}
+    {%- endif %}
 
 ),
 
@@ -94,6 +212,13 @@ final as (
         -- when the row was written with these values: what fct_customer_experience_daily reads on from
         {{ merge_window_stamp() }} as _merged_at
     from owned
+    {% if by_change -%}
+        -- of the reassigned numbers' days that were not staged, their customers' only: another
+        -- customer's day holds numbers not read
+        where
+            owned.usage_date in (select staged_days.usage_date from staged_days)
+            or owned.customer_id in (select reassigned_customers.customer_id from reassigned_customers)
+    {%- endif %}
     group by owned.customer_id, owned.usage_date
 
 )

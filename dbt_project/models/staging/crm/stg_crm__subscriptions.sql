@@ -28,7 +28,10 @@ renamed as (
         activated_at,
         deactivated_at,
         churn_type,
-        updated_at
+        updated_at,
+        -- when the kept version landed: the customer-days re-assign the numbers of the subscriptions
+        -- landed since their last run (int_subscriber_days_aggregated_to_customers)
+        _loaded_at
     from latest
 
 )

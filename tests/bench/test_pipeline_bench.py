@@ -25,7 +25,7 @@ extra day for the ``+1 day`` stages, the rows the loader read for the window, "s
 other stage, the incremental build included), peak RSS of the stage's
 interpreter, of its largest child process (dbt), and of the PostgreSQL server (embedded server only,
 sampled). Then dbt's full vs incremental build (goal: incremental <= 15 % of full) with the slowest
-models from ``run_results.json``, GX vs SQL (goal: <= 3x), and the cost per million source rows of
+models and data tests of each build from ``run_results.json``, GX vs SQL (goal: <= 3x), and the cost per million source rows of
 each stage at each scale over the scale before (linear scaling: about 1.0). See docs/performance.md.
 """
 
@@ -225,6 +225,25 @@ def _record_dbt(run: Run, full: dict[str, Any], incremental: dict[str, Any]) -> 
         record(
             f"dbt-tests {run.name} #{rank:02d} {test['node']}",
             {"full_s": test["seconds"], "incremental_s": later_tests.get(test["node"])},
+        )
+    # the incremental build's own slowest models and tests: what stands between it and the goal
+    earlier = {n["node"]: n for n in full["dbt_nodes"]}
+    for rank, node in enumerate(incremental["dbt_nodes"][:TOP_MODELS], start=1):
+        record(
+            f"dbt-incremental {run.name} #{rank:02d} {node['node']}",
+            {
+                "kind": node["kind"],
+                "incremental_s": node["seconds"],
+                "incremental_share": round(node["seconds"] / sum(n["seconds"] for n in incremental["dbt_nodes"]), 3),
+                "incremental_rows": node["rows_affected"],
+                "full_s": earlier.get(node["node"], {}).get("seconds"),
+            },
+        )
+    earlier_tests = {t["node"]: t["seconds"] for t in full.get("dbt_tests", [])}
+    for rank, test in enumerate(incremental.get("dbt_tests", [])[:TOP_MODELS], start=1):
+        record(
+            f"dbt-incremental-tests {run.name} #{rank:02d} {test['node']}",
+            {"incremental_s": test["seconds"], "full_s": earlier_tests.get(test["node"])},
         )
     return ratio
 

@@ -25,8 +25,9 @@ extra day for the ``+1 day`` stages, the rows the loader read for the window, "s
 other stage, the incremental build included), peak RSS of the stage's
 interpreter, of its largest child process (dbt), and of the PostgreSQL server (embedded server only,
 sampled). Then dbt's full vs incremental build (goal: incremental <= 15 % of full) with the slowest
-models and data tests of each build from ``run_results.json``, GX vs SQL (goal: <= 3x), and the cost per million source rows of
-each stage at each scale over the scale before (linear scaling: about 1.0). See docs/performance.md.
+models and data tests of each build from ``run_results.json``, GX vs SQL (goal: <= 3x), and the
+cost per million source rows of each stage at each scale over the scale before (linear scaling:
+about 1.0). See docs/performance.md.
 """
 
 from __future__ import annotations

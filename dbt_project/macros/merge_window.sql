@@ -237,14 +237,12 @@
 {#- The latest `_loaded_at` an upstream model holds (SQL): the `loaded_through` it records (an
     incremental staging model, whose history is too long to read for it), else its `max(_loaded_at)`. -#}
 {% macro merge_window_loaded_through(upstream) -%}
-    coalesce(
-        (
-            select (upstream_record.comment::jsonb ->> 'loaded_through')::timestamptz
-            from obj_description({{ dbt.string_literal(upstream | string) }}::regclass, 'pg_class') as upstream_record (comment)
-            where left(upstream_record.comment, 1) = '{'
-        ),
+    {%- set recorded = merge_window_recorded(upstream) or {} -%}
+    {%- if recorded.get('loaded_through') -%}
+        {{- dbt.string_literal(recorded['loaded_through']) }}::timestamptz
+    {%- else -%}
         (select max(upstream._loaded_at) from {{ upstream }} as upstream)
-    )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The latest `_loaded_at` of `upstream` (a model named in `meta.merge_window_reads`) that this table

@@ -339,6 +339,18 @@ def _build(url: str, *args: str) -> None:
     dbt.run(["build", *args], url)
 
 
+def _recorded(conn: psycopg.Connection[dict[str, Any]], relation: str) -> dict[str, Any]:
+    """The window an incremental model records in its table's comment (macros/merge_window.sql)."""
+    comment = conn.execute(f"select obj_description('{relation}'::regclass, 'pg_class') as c").fetchone()["c"]
+    return json.loads(comment)
+
+
+def _customer_days(conn: psycopg.Connection[dict[str, Any]], relation: str, column: str) -> dict[str, str]:
+    """``column`` as text by ``customer_day_id``."""
+    found = conn.execute(f"select customer_day_id as id, {column}::text as v from {relation}")
+    return {r["id"]: r["v"] for r in found}
+
+
 @pytest.fixture(scope="module")
 def dbt_database(warehouse: config.Config) -> Iterator[str]:
     from telco_dw.warehouse.connection import connect, warehouse_url
@@ -702,8 +714,7 @@ def test_incremental_run_rewrites_and_tests_only_the_days_it_merges(
     try:
         _build(dbt_database, "--select", "fct_network_cell_daily")  # its tests pass: the bad day is older
 
-        comment = built.execute(f"select obj_description('{cells}'::regclass, 'pg_class') as c").fetchone()["c"]
-        window = json.loads(comment)
+        window = _recorded(built, cells)
         assert window["merged_since"] == first_merged.isoformat() and window["date_column"] == "measured_date"
         after = {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
         assert {k: after[k] for k in before} == before, "the run rewrote rows whose figures did not change"
@@ -729,8 +740,7 @@ def test_incremental_run_merges_the_days_its_new_rows_reach(
     staged, cells = "staging.stg_network__cell_kpi_hourly", "marts_candidate.fct_network_cell_daily"
 
     def window(relation: str) -> dict[str, Any]:
-        comment = built.execute(f"select obj_description('{relation}'::regclass, 'pg_class') as c").fetchone()["c"]
-        return json.loads(comment)
+        return _recorded(built, relation)
 
     def versions() -> dict[str, str]:
         return {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
@@ -777,12 +787,10 @@ def test_customer_day_facts_merge_the_customer_days_written_since_their_last_run
     facts = "marts_candidate.fct_customer_experience_daily"
 
     def window(relation: str) -> dict[str, Any]:
-        comment = built.execute(f"select obj_description('{relation}'::regclass, 'pg_class') as c").fetchone()["c"]
-        return json.loads(comment)
+        return _recorded(built, relation)
 
     def rows(relation: str, column: str) -> dict[str, str]:
-        found = built.execute(f"select customer_day_id as id, {column}::text as v from {relation}")
-        return {r["id"]: r["v"] for r in found}
+        return _customer_days(built, relation, column)
 
     build = ("--select", "stg_network__subscriber_experience_daily", *(r.split(".")[1] for r in (days, facts)))
     _build(dbt_database, *build)  # facts up to date with the customer-days
@@ -835,12 +843,10 @@ def test_customer_days_assign_again_the_numbers_of_subscriptions_landed_since(
     )
 
     def read_through() -> dict[str, str]:
-        comment = built.execute(f"select obj_description('{days}'::regclass, 'pg_class') as c").fetchone()["c"]
-        return json.loads(comment)["read_through"]
+        return _recorded(built, days)["read_through"]
 
     def rows(column: str) -> dict[str, str]:
-        found = built.execute(f"select customer_day_id as id, {column}::text as v from {days}")
-        return {r["id"]: r["v"] for r in found}
+        return _customer_days(built, days, column)
 
     latest = built.execute(f"select max(usage_date) as day from {days}").fetchone()["day"]
     late_day = latest - timedelta(days=15)  # far behind incremental_lookback_days (3)
@@ -883,13 +889,11 @@ def test_facts_of_a_vanished_customer_are_deleted_and_the_day_recorded(
         f"insert into {facts} (customer_day_id, customer_id, usage_date) values ('GHOST@{ghost_day}', 'GHOST', %s)",
         (ghost_day,),
     )
-    comment = built.execute(f"select obj_description('{facts}'::regclass, 'pg_class') as c").fetchone()["c"]
-    record = json.loads(comment) | {"since_run": "t/1", "changed_since": "infinity"}
+    record = _recorded(built, facts) | {"since_run": "t/1", "changed_since": "infinity"}
     built.execute(f"comment on table {facts} is '{json.dumps(record)}'")
     _build(dbt_database, "--select", "fct_customer_experience_daily")
     assert built.execute(f"select count(*) as n from {facts} where customer_id = 'GHOST'").fetchone() == {"n": 0}
-    comment = built.execute(f"select obj_description('{facts}'::regclass, 'pg_class') as c").fetchone()["c"]
-    assert json.loads(comment)["changed_since"] == ghost_day.isoformat()
+    assert _recorded(built, facts)["changed_since"] == ghost_day.isoformat()
 
 
 @pytest.mark.integration

@@ -6,9 +6,11 @@ module is safe to import wherever Airflow parses DAGs.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -256,7 +258,8 @@ def run_suites(
             _require_table(conn, spec, url)
     validated_at = datetime.now(UTC)
     settings = config.load()
-    per_suite = _validate(url, specs, settings.home / "gx", docs.gx_site(settings), name)
+    with _suites_locked(settings.home / "gx", specs):
+        per_suite = _validate(url, specs, settings.home / "gx", docs.gx_site(settings), name)
     outcomes = [
         ValidationOutcome(
             run_id=run_id,
@@ -274,6 +277,23 @@ def run_suites(
         if publish_docs:
             docs.publish(conn, settings, since=validated_at)
     return outcomes
+
+
+@contextmanager
+def _suites_locked(home: Path, specs: Sequence[SuiteSpec]) -> Iterator[None]:
+    """An exclusive lock per suite under ``home`` while a run saves and validates it. GX's file
+    store rewrites a suite's file in place, and a run validating the same suite at once (an Airflow
+    backfill's overlapping runs) read it half-written, or found it changed under its validation
+    definition, and failed. Taken in sorted order, so two runs never wait on each other; runs of
+    other suites (the marts' gate beside an ingest) are not held up."""
+    folder = home / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        for suite in sorted({spec.name for spec in specs}):
+            digest = hashlib.sha256(suite.encode()).hexdigest()[:16]
+            handle = stack.enter_context((folder / f"{digest}.lock").open("w"))
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _save_suite(context: Any, suite: Any) -> Any:

@@ -54,6 +54,7 @@ MODEL_MATERIALIZATIONS = {
     "stg_network__cell_kpi_hourly": "incremental",
     "stg_network__subscriber_experience_daily": "incremental",
     "int_subscriber_days_aggregated_to_customers": "incremental",
+    "int_customer_weeks_experienced": "incremental",
 }
 
 
@@ -873,6 +874,84 @@ def test_customer_days_assign_again_the_numbers_of_subscriptions_landed_since(
     assert rows("volume_mb").get(f"C2@{late_day}") == "7.00", "the late subscription's number was not assigned"
     assert read_through()["stg_crm__subscriptions"].startswith("2026-12-03T10:00:00")
     assert {k: v for k, v in rows("_merged_at").items() if k in stamps} == stamps, "other customers' days rewritten"
+
+
+def _window_from_every_day(conn: psycopg.Connection[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The 90-day experience window of each customer read from every customer-day, as
+    int_network_experience_aggregated_to_customers computed it before it added up weekly sums."""
+    return conn.execute(
+        """
+        with as_of as (select max(observed_through_date) as day from intermediate.int_months_observed),
+        days as (
+            select d.*, case
+                when avg_rsrp_dbm is null then null when avg_rsrp_dbm > -85 then 100
+                when avg_rsrp_dbm > -95 then 75 when avg_rsrp_dbm > -105 then 50
+                when avg_rsrp_dbm >= -115 then 25 else 0 end as score
+            from intermediate.int_subscriber_days_aggregated_to_customers as d, as_of
+            where d.usage_date between as_of.day - 89 and as_of.day
+        )
+        select customer_id, count(*) as recent_usage_day_count,
+            count(*) filter (where volume_mb > 0) as recent_active_day_count,
+            round(avg(score), 2) as network_experience_score,
+            round(1.0 * count(*) filter (where avg_rsrp_dbm <= -105) / nullif(count(avg_rsrp_dbm), 0), 6)
+                as poor_coverage_share
+        from days group by customer_id order by customer_id
+        """
+    ).fetchall()
+
+
+@pytest.mark.integration
+def test_experience_window_adds_up_the_weeks_of_the_customer_days_written_since(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The weekly experience sums are summed again for the customer-weeks with a customer-day written
+    since their last merge, at any age, and no other; the 90-day window added up from them (and the
+    days at its ends) equals the window read from every customer-day."""
+    days, weeks = (
+        "intermediate.int_subscriber_days_aggregated_to_customers",
+        "intermediate.int_customer_weeks_experienced",
+    )
+    window = "intermediate.int_network_experience_aggregated_to_customers"
+    build = (
+        "--select",
+        "stg_network__subscriber_experience_daily",
+        *(relation.split(".")[1] for relation in (days, weeks, window)),
+    )
+    _build(dbt_database, *build)  # the weeks up to date with the customer-days
+    versions = {r["id"]: r["v"] for r in built.execute(f"select customer_week_id as id, xmin::text as v from {weeks}")}
+    assert versions, "the test world has no customer-week"
+    latest = built.execute(f"select max(usage_date) as day from {days}").fetchone()["day"]
+    late_day = latest - timedelta(days=25)  # an older week than any the customer-days had
+    built.execute(
+        _batches(
+            "insert into raw_network.subscriber_experience_daily values "
+            f"('{late_day}','13800138001','460001234567890','35000000000001','CELL1',4.0,9.0,-120.0,'b13',"
+            "'2026-12-04 09:00+00','f13',1)"
+        )
+    )
+    _build(dbt_database, *build)
+
+    late_week = late_day - timedelta(days=late_day.weekday())
+    assert _recorded(built, weeks)["merged_since"] == late_week.isoformat()
+    summed = built.execute(
+        f"""
+        select customer_id || '@' || to_char(date_trunc('week', usage_date), 'YYYY-MM-DD') as id,
+            count(*) as usage_day_count, count(*) filter (where volume_mb > 0) as active_day_count,
+            count(avg_rsrp_dbm) as rsrp_day_count,
+            count(*) filter (where avg_rsrp_dbm <= -105) as poor_coverage_day_count
+        from {days} group by 1 order by 1
+        """
+    ).fetchall()
+    kept = built.execute(
+        f"select customer_week_id as id, usage_day_count, active_day_count, rsrp_day_count, poor_coverage_day_count "
+        f"from {weeks} order by 1"
+    ).fetchall()
+    assert kept == summed
+    assert f"C1@{late_week}" in {r["id"] for r in kept}, "the late customer-day's week was not summed"
+    after = {r["id"]: r["v"] for r in built.execute(f"select customer_week_id as id, xmin::text as v from {weeks}")}
+    others = set(versions) - {f"C1@{late_week}"}
+    assert {k: after[k] for k in others} == {k: versions[k] for k in others}, "weeks without a new day rewritten"
+    assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
 
 
 @pytest.mark.integration

@@ -2,12 +2,14 @@
     config(
         unique_key='customer_day_id',
         post_hook=[
-            "{{ merge_window_delete(\"not exists (select from \" ~ ref('dim_customers') ~ \" as customers where customers.customer_id = kept.customer_id)\") }}"
+            "{{ merge_window_delete(\"not exists (select from \" ~ ref('stg_crm__customers') ~ \" as customers where customers.customer_id = kept.customer_id)\") }}"
         ]
     )
 }}
 {#- The merge only adds and replaces days: the post-hook removes the days of customers no longer in
-    dim_customers (an erased or re-keyed customer), so no fact outlives its customer. -#}
+    the CRM (an erased or re-keyed customer), so no fact outlives its customer. The CRM's customers
+    are read from staging, which dim_customers has one row for each of: the facts are built as soon
+    as the customer-days are, beside the customer 360 rather than after it. -#}
 
 with
 
@@ -19,7 +21,7 @@ customer_days as (
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
+    select customer_id from {{ ref('stg_crm__customers') }}
 
 ),
 
@@ -30,7 +32,7 @@ recent_days as (
 
     select customer_days.*
     from customer_days
-    -- customers the CRM knows only (dim_customers)
+    -- customers the CRM knows only (those of dim_customers)
     inner join customers
         on customer_days.customer_id = customers.customer_id
     {% if is_incremental() -%}

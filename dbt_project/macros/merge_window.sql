@@ -156,9 +156,13 @@
     {#- the stamp of the rows a merge writes (`merge_window_stamp()`) is not a change of its own -#}
     {%- set compared = quoted | reject('equalto', '"_merged_at"') | list -%}
     {%- set new_rows = arg_dict['temp_relation'] -%}
-    {%- set first_day -%}
-        (select min(new_rows.{{ adapter.quote(column) }}) from {{ new_rows }} as new_rows)
-    {%- endset -%}
+    {#- the first day of the new rows, as a literal (the new rows are in their temporary table by
+        now): the planner reads the table's days from it through the index, where for a subquery's
+        value it assumed a third of the table and read all of it (a million rows merged into 30M took
+        22 s instead of about one) -#}
+    {%- set found = run_query("select min(" ~ adapter.quote(column) ~ ")::text from " ~ new_rows) -%}
+    {%- set first_value = found.columns[0].values()[0] if found and found.rows | length > 0 else none -%}
+    {%- set first_day = "'" ~ first_value ~ "'::date" if first_value else "null::date" -%}
     {%- set recorded = merge_window_recorded(this) or {} -%}
     do $merge_window$ begin
         execute format('comment on table %s is %L', {{ dbt.string_literal(this | string) }}, {{ "'" ~ (tojson(recorded) | replace("'", "''")) ~ "'" }}::jsonb || jsonb_build_object(

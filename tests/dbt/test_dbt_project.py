@@ -685,6 +685,14 @@ def test_staged_subscriber_days_are_tokenised_once_and_follow_privacy_nulls(
         ).fetchone()["msisdn_token"]
     )
 
+    nulled = (  # what the staging post-hook looks for: through the partial index, not the whole table
+        "select _batch_id from raw_network.subscriber_experience_daily where msisdn is null "
+        "and (_batch_id, _row_number) = (md5('b1')::uuid, 1)"
+    )
+    built.execute("set enable_seqscan = off")  # a test table is one page: how it could be read, not what is cheaper
+    plan = "\n".join(r["QUERY PLAN"] for r in built.execute(f"explain {nulled}"))
+    built.execute("reset enable_seqscan")
+    assert "subscriber_experience_daily_nulled" in plan, plan
     built.execute("update raw_network.subscriber_experience_daily set msisdn = null where usage_date = '2026-10-01'")
     _build(dbt_database, "--select", "stg_network__subscriber_experience_daily")
     assert built.execute(staged).fetchall() == [{"day": "2026-10-02", "mb": "80.00"}]
@@ -904,9 +912,9 @@ def _window_from_every_day(conn: psycopg.Connection[dict[str, Any]]) -> list[dic
 def test_experience_window_adds_up_the_weeks_of_the_customer_days_written_since(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
-    """The weekly experience sums are summed again for the customer-weeks with a customer-day written
-    since their last merge, at any age, and no other; the 90-day window added up from them (and the
-    days at its ends) equals the window read from every customer-day."""
+    """The weekly experience sums hold the complete weeks, summed again for the customer-weeks with a
+    customer-day written since their last merge, at any age, and no other; the 90-day window added up
+    from them (and the days at its ends) equals the window read from every customer-day."""
     days, weeks = (
         "intermediate.int_subscriber_days_aggregated_to_customers",
         "intermediate.int_customer_weeks_experienced",
@@ -917,9 +925,17 @@ def test_experience_window_adds_up_the_weeks_of_the_customer_days_written_since(
         "stg_network__subscriber_experience_daily",
         *(relation.split(".")[1] for relation in (days, weeks, window)),
     )
+    first = built.execute(f"select min(usage_date) as day from {days}").fetchone()["day"]
+    built.execute(  # a day a week after the first one's: the first one's week is complete
+        _batches(
+            "insert into raw_network.subscriber_experience_daily values "
+            f"('{first + timedelta(days=7)}','13800138001','460001234567890','35000000000001','CELL1',2.0,9.0,"
+            "-90.0,'b14','2026-12-04 08:00+00','f14',1)"
+        )
+    )
     _build(dbt_database, *build)  # the weeks up to date with the customer-days
     versions = {r["id"]: r["v"] for r in built.execute(f"select customer_week_id as id, xmin::text as v from {weeks}")}
-    assert versions, "the test world has no customer-week"
+    assert versions, "the test world has no complete customer-week"
     latest = built.execute(f"select max(usage_date) as day from {days}").fetchone()["day"]
     late_day = latest - timedelta(days=25)  # an older week than any the customer-days had
     built.execute(
@@ -939,7 +955,10 @@ def test_experience_window_adds_up_the_weeks_of_the_customer_days_written_since(
             count(*) as usage_day_count, count(*) filter (where volume_mb > 0) as active_day_count,
             count(avg_rsrp_dbm) as rsrp_day_count,
             count(*) filter (where avg_rsrp_dbm <= -105) as poor_coverage_day_count
-        from {days} group by 1 order by 1
+        from {days}
+        -- complete weeks: ended by the latest customer-day
+        where date_trunc('week', usage_date) + interval '7 days' <= (select max(usage_date) + 1 from {days})
+        group by 1 order by 1
         """
     ).fetchall()
     kept = built.execute(

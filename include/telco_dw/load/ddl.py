@@ -120,6 +120,12 @@ def row_number_sequence(table: Table) -> str:
     return f"{table.schema}.{table.name}__row_number"
 
 
+NULLED_IN_PLACE = {("raw_network", "subscriber_experience_daily"): "msisdn"}
+"""Raw tables whose staging drops the rows whose number the privacy jobs null in place (the post-hook
+of ``stg_network__subscriber_experience_daily``), by table -> the nulled column. A partial index on
+those rows (empty until privacy nulls one) lets every dbt run find them without reading the table."""
+
+
 def raw_table_ddl(table: Table) -> str:
     """Idempotent DDL of one raw table: declared columns, then load metadata, and what the COPY fast path
     of :mod:`telco_dw.load.batch` needs.
@@ -137,7 +143,8 @@ def raw_table_ddl(table: Table) -> str:
     ranges for a replace) rather than a btree, whose one-entry-per-row upkeep cost more than the COPY.
     ``_loaded_at`` has a BRIN minmax index too: rows land in load order, so the rows landed since a
     time are a few block ranges at the table's end, which dbt's incremental staging models read
-    (``dbt_project/macros/merge_window.sql``) instead of the whole history.
+    (``dbt_project/macros/merge_window.sql``) instead of the whole history. A table of
+    ``NULLED_IN_PLACE`` has a partial index on its rows privacy nulled.
     """
     cols = [f"    {c.name} {c.type}" for c in table.columns]
     cols += [f"    {name} {kind}" for name, kind in METADATA_COLUMNS]
@@ -162,7 +169,18 @@ def raw_table_ddl(table: Table) -> str:
         f"create index if not exists {table.name}_batch_brin on {table.qualified}\n"
         "    using brin (_batch_id uuid_bloom_ops) with (autosummarize = on);\n"
         f"create index if not exists {table.name}_loaded_brin on {table.qualified}\n"
-        "    using brin (_loaded_at) with (autosummarize = on);\n"
+        "    using brin (_loaded_at) with (autosummarize = on);\n" + _nulled_index(table)
+    )
+
+
+def _nulled_index(table: Table) -> str:
+    """The partial index on the rows of ``table`` whose column privacy nulled (``NULLED_IN_PLACE``)."""
+    column = NULLED_IN_PLACE.get((table.schema, table.name))
+    if column is None:
+        return ""
+    return (
+        f"create index if not exists {table.name}_nulled on {table.qualified} (_batch_id, _row_number)\n"
+        f"    where {column} is null;\n"
     )
 
 

@@ -7,32 +7,32 @@ customer_days as not materialized (
 
 ),
 
-customer_weeks as (
+-- read for its latest week and for the window's weeks, each read inlined (through the index on the week)
+customer_weeks as not materialized (
 
     select * from {{ ref('int_customer_weeks_experienced') }}
 
 ),
 
 -- The trailing window of customer_window_days ending on the as-of day (the data's last day,
--- int_months_observed, never current_date), cut into the ISO weeks whose sums it can use (from
--- first_week_start up to after_last_week) and the days at either end outside them. The as-of day's
--- week counts when no customer-day comes after the as-of day (its sums are then the days up to it);
--- with days after it (the var as_of_date set back), that week's days up to the as-of day are read.
+-- int_months_observed, never current_date), cut into the weeks summed in
+-- int_customer_weeks_experienced that it holds whole (from first_week_start up to after_last_week:
+-- weeks that ended by the as-of day and that the table holds) and the days outside them, at its
+-- start and at its end.
 window_bounds as materialized (
 
     select
         as_of.as_of_date,
         as_of.as_of_date - {{ var('customer_window_days') }} + 1 as window_start_date,
         date_trunc('week', as_of.as_of_date - {{ var('customer_window_days') }} + 7)::date as first_week_start,
-        case
-            when
-                exists (
-                    select from customer_days
-                    where customer_days.usage_date > as_of.as_of_date
-                )
-                then date_trunc('week', as_of.as_of_date + 1)::date
-            else date_trunc('week', as_of.as_of_date)::date + 7
-        end as after_last_week
+        least(
+            date_trunc('week', as_of.as_of_date + 1)::date,
+            -- no week summed yet: every day of the window is read
+            coalesce(
+                (select max(customer_weeks.week_start_date) + 7 from customer_weeks),
+                as_of.as_of_date - {{ var('customer_window_days') }} + 1
+            )
+        ) as after_last_week
     from ({{ as_of_day() }}) as as_of
 
 ),
@@ -56,7 +56,8 @@ whole_weeks as (
 ),
 
 -- The window's days before its first week and after its last, each read through the index on the
--- day (a window shorter than two weeks may hold no week: its days are all read here).
+-- day (a window shorter than two weeks may hold no week: its days are all read here). Bounded on
+-- both sides, so the planner expects a few days of rows, not a third of the table.
 edge_days as (
 
     select *
@@ -72,7 +73,9 @@ edge_days as (
     select *
     from customer_days
     where
-        usage_date >= (select window_bounds.after_last_week from window_bounds)
+        usage_date >= (
+            select greatest(window_bounds.after_last_week, window_bounds.window_start_date) from window_bounds
+        )
         and usage_date <= (select window_bounds.as_of_date from window_bounds)
 
 ),

@@ -258,8 +258,9 @@
 
 {#- A post-hook deleting the rows of the table that match `condition` (SQL on the alias `kept`), at
     any day: the first day it deleted from lowers `changed_since`, so the copy of the published table
-    that the next build starts from is brought up to it (telco_dw.warehouse.publish.begin). -#}
-{% macro merge_window_delete(condition) -%}
+    that the next build starts from is brought up to it (telco_dw.warehouse.publish.begin). With
+    `unless_empty` (a query), nothing is read or deleted when that query returns no row. -#}
+{% macro merge_window_delete(condition, unless_empty=none) -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
@@ -270,6 +271,11 @@
         recorded text := obj_description({{ relation }}::regclass, 'pg_class');
         first_deleted date;
     begin
+        {%- if unless_empty %}
+        if not exists ({{ unless_empty }}) then
+            return;
+        end if;
+        {%- endif %}
         with deleted as (
             delete from {{ this }} as kept where {{ condition }} returning kept.{{ column }}
         )
@@ -312,4 +318,29 @@
         {%- do return('true') -%}
     {%- endif -%}
     {%- do return(adapter.quote(window['date_column']) ~ " >= '" ~ window['merged_since'] ~ "'::date") -%}
+{%- endmacro %}
+
+{#- Every layer's post-hook: planner statistics for the table just written. A table built in full is
+    analysed (`create table as` leaves it without statistics until autovacuum gets to it). A table
+    this invocation merged into (`merged_since` in its record) is not: a merge changes the latest days
+    of a long history, the planner finds a day past the end of the statistics through the index on the
+    window's column (`merge_window_index()`), and autovacuum analyses the table once a tenth of it has
+    changed. An analyze samples 30,000 rows at any size: 0.2-1 s each at 100k customers, more at 1M,
+    for the few days a daily run merges. -#}
+{% macro analyze_built() -%}
+    {%- if config.get('materialized') != 'incremental' or not execute -%}
+        analyze {{ this }}
+    {%- else -%}
+        do $analyze_built$
+        declare
+            recorded text := obj_description({{ dbt.string_literal(this | string) }}::regclass, 'pg_class');
+        begin
+            if left(recorded, 1) = '{'
+                and recorded::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }}
+                and recorded::jsonb ->> 'merged_since' is not null then
+                return;  -- merged by this invocation
+            end if;
+            analyze {{ this }};
+        end $analyze_built$
+    {%- endif -%}
 {%- endmacro %}

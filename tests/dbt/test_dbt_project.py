@@ -995,6 +995,63 @@ def test_facts_of_a_vanished_customer_are_deleted_and_the_day_recorded(
 
 
 @pytest.mark.integration
+def test_vanished_customers_are_found_through_the_published_customer_360(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """With a published dim_customers, the facts' post-hook compares it with the CRM's customers: the
+    days of a published customer the CRM no longer has are deleted (and `changed_since` lowered),
+    and the facts are not searched for others, which no published build can have left there
+    (macros/delete_vanished_customers.sql)."""
+    from telco_dw.warehouse import publish
+
+    facts, published = "marts_candidate.fct_customer_experience_daily", f"{publish.PUBLISHED}.dim_customers"
+    first = built.execute(f"select min(usage_date) as day from {facts}").fetchone()["day"]
+    gone_day, stray_day = first - timedelta(days=20), first - timedelta(days=40)
+    for customer, day in (("GONE", gone_day), ("STRAY", stray_day)):
+        built.execute(
+            f"insert into {facts} (customer_day_id, customer_id, usage_date) values (%s, %s, %s)",
+            (f"{customer}@{day}", customer, day),
+        )
+    record = _recorded(built, facts) | {"since_run": "t/1", "changed_since": "infinity"}
+    built.execute(f"comment on table {facts} is '{json.dumps(record)}'")
+    built.execute(f"create schema if not exists {publish.PUBLISHED}")
+    built.execute(f"create table {published} as select customer_id from marts_candidate.dim_customers")
+    try:
+        built.execute(f"insert into {published} values ('GONE')")
+        _build(dbt_database, "--select", "fct_customer_experience_daily")
+        left = built.execute(f"select customer_id, count(*) as n from {facts} where customer_id in ('GONE', 'STRAY') group by 1")
+        assert {r["customer_id"]: r["n"] for r in left} == {"STRAY": 1}
+        assert _recorded(built, facts)["changed_since"] == gone_day.isoformat()
+    finally:
+        built.execute(f"drop table {published}")
+        built.execute(f"delete from {facts} where customer_id = 'STRAY'")
+
+
+@pytest.mark.integration
+def test_tables_built_in_full_are_analysed_and_merges_are_left_to_autovacuum(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """`analyze_built()`, every layer's post-hook: a table built in full gets planner statistics; an
+    incremental table that a run merged days into is not analysed again (counted apart from
+    autovacuum's analyses, `autoanalyze_count`, which may come at any time)."""
+
+    def analysed() -> dict[str, Any]:  # the latest analyze of each table that was not autovacuum's
+        rows = built.execute(
+            "select relname, last_analyze from pg_stat_user_tables "
+            "where relname in ('stg_crm__customers', 'fct_customer_experience_daily')"
+        )
+        return {r["relname"]: r["last_analyze"] for r in rows}
+
+    before = analysed()
+    assert before["fct_customer_experience_daily"] is not None, "the full build did not analyse the facts"
+    _build(dbt_database, "--select", "stg_crm__customers", "fct_customer_experience_daily")
+    after = analysed()
+    assert _recorded(built, "marts_candidate.fct_customer_experience_daily")["merged_since"] is not None
+    assert after["fct_customer_experience_daily"] == before["fct_customer_experience_daily"]
+    assert after["stg_crm__customers"] > before["stg_crm__customers"]
+
+
+@pytest.mark.integration
 def test_build_with_every_raw_table_empty(dbt_database: str) -> None:
     with psycopg.connect(dbt_database, autocommit=True) as conn:
         conn.execute(f"truncate {', '.join(_raw_tables())}")

@@ -1,15 +1,12 @@
 {{
     config(
         unique_key='customer_day_id',
-        post_hook=[
-            "{{ merge_window_delete(\"not exists (select from \" ~ ref('stg_crm__customers') ~ \" as customers where customers.customer_id = kept.customer_id)\") }}"
-        ]
+        post_hook=["{{ delete_vanished_customers(ref('stg_crm__customers')) }}"]
     )
 }}
-{#- The merge only adds and replaces days: the post-hook removes the days of customers no longer in
-    the CRM (an erased or re-keyed customer), so no fact outlives its customer. The CRM's customers
-    are read from staging, which dim_customers has one row for each of: the facts are built as soon
-    as the customer-days are, beside the customer 360 rather than after it. -#}
+{#- The post-hook removes the days of customers no longer in the CRM (macros/delete_vanished_customers.sql).
+    The CRM's customers are read from staging, which dim_customers has one row for each of: the facts
+    are built as soon as the customer-days are, beside the customer 360 rather than after it. -#}
 
 with
 

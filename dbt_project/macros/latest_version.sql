@@ -16,3 +16,60 @@
     {%- do order_by.extend(['_loaded_at desc', '_row_number desc']) -%}
     {{ return(telco_dw.deduplicate(relation, key, order_by | join(', '))) }}
 {%- endmacro %}
+
+{#-
+    Incremental staging of a source whose records change at any age (billing: a payment settles
+    weeks after its invoice, an invoice is corrected): a run reads the raw rows landed since the
+    latest it holds and merges the latest version of each of their keys, instead of sorting every
+    version of the history again.
+
+    `landed_since_kept()`: the condition on the raw table (`_loaded_at` above the latest `_loaded_at`
+    of this table, a literal, so the planner reads the raw table's BRIN index on it; every row on a
+    full build). Loads into one raw table are sequential, so no row committed later has an earlier
+    `_loaded_at` (macros/merge_window.sql).
+-#}
+{% macro landed_since_kept() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set found = run_query('select max(_loaded_at)::text from ' ~ this) -%}
+    {%- set latest = found.columns[0].values()[0] if found and found.rows | length > 0 else none -%}
+    {{ return("_loaded_at > '" ~ latest ~ "'::timestamptz" if latest else 'true') }}
+{%- endmacro %}
+
+{#-
+    The body of the last CTE of such a model: on an incremental run, the latest version of each key
+    between the rows of `landed` (the staged rows of the raw rows landed since, one per key) and the
+    row this table keeps for it, so a late redelivery of an older version does not replace a newer
+    one (the rule of `latest_version`: the newest `updated_at`, then the latest load); the model's
+    `unique_key` merge then writes them. On a full build, the rows of `landed`.
+-#}
+{% macro latest_of_landed_and_kept(landed, key, updated_at='updated_at') -%}
+    {%- if not (execute and is_incremental()) -%}
+        select * from {{ landed }}
+    {%- else -%}
+        {%- set columns = [] -%}
+        {%- for column in adapter.get_columns_in_relation(this) -%}
+            {%- do columns.append(adapter.quote(column.name)) -%}
+        {%- endfor -%}
+        {%- set versions -%}
+            (
+                select {{ columns | join(', ') }} from {{ landed }}
+                union all
+                select {{ columns | join(', ') }} from {{ this }} as kept
+                where kept.{{ key }} in (select {{ key }} from {{ landed }})
+            )
+        {%- endset -%}
+        {{ telco_dw.deduplicate(versions, key, updated_at ~ ' desc nulls last, _loaded_at desc nulls last') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A post-hook of these models: the unique index on their key, through which a run finds the rows
+    it merges (a no-op once it exists). -#}
+{% macro unique_key_index() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    create unique index if not exists {{ adapter.quote(this.identifier ~ '__key') }}
+        on {{ this }} ({{ adapter.quote(config.get('unique_key')) }})
+{%- endmacro %}

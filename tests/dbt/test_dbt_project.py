@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 
 from telco_dw import config, sources
 from telco_dw.load import ddl
-from telco_dw.privacy import roles, tokens
+from telco_dw.privacy import catalogue, roles, tokens
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt_project"
@@ -50,11 +50,16 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
 # Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 # Models whose materialization differs from their folder's (set per model in dbt_project.yml).
+KEY_MERGED = {"stg_billing__invoices": "invoice_id", "stg_billing__invoice_lines": "invoice_line_id", "stg_billing__payments": "payment_id"}
+"""Incremental staging merged by source key (macros/latest_version.sql), not by a window of days."""
 MODEL_MATERIALIZATIONS = {
     "stg_network__cell_kpi_hourly": "incremental",
     "stg_network__subscriber_experience_daily": "incremental",
     "int_subscriber_days_aggregated_to_customers": "incremental",
     "int_customer_weeks_experienced": "incremental",
+    "stg_billing__invoices": "incremental",
+    "stg_billing__invoice_lines": "incremental",
+    "stg_billing__payments": "incremental",
 }
 
 
@@ -150,6 +155,7 @@ def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, 
     incremental = [m for m in _models(manifest) if m["config"]["materialized"] == "incremental"]
     declared = {name for name, kind in MODEL_MATERIALIZATIONS.items() if kind == "incremental"}
     assert {m["name"] for m in incremental} >= declared
+    incremental = [m for m in incremental if m["name"] not in KEY_MERGED]
     for model in incremental:
         config_, name = model["config"], model["name"]
         column = config_["meta"].get("merge_window_column")
@@ -163,6 +169,27 @@ def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, 
         tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
         assert tests, name
         assert all(t["config"]["where"] == "__merged_days__" for t in tests), name
+
+
+def test_staging_merged_by_key_reads_what_landed_since_from_a_source_without_personal_columns(
+    manifest: dict[str, Any],
+) -> None:
+    """Staging merged by key (macros/latest_version.sql) reads the raw rows landed since and keeps each
+    key's latest version against the row it holds, found through a unique index on the key. Its
+    source has no personal column: privacy nulls raw values in place, which a run reading only the
+    rows landed since would not see."""
+    personal = {(c.schema, c.table) for c in catalogue.load(PROJECT)}
+    for model in _models(manifest):
+        if model["name"] not in KEY_MERGED:
+            continue
+        config_, name = model["config"], model["name"]
+        assert (config_["incremental_strategy"], config_["unique_key"]) == ("merge", KEY_MERGED[name]), name
+        assert any("unique_key_index()" in hook["sql"] for hook in config_["post-hook"]), name
+        assert "landed_since_kept()" in model["raw_code"], name
+        assert f"latest_of_landed_and_kept('renamed', '{KEY_MERGED[name]}')" in model["raw_code"], name
+        (source,) = model["depends_on"]["nodes"]  # source.telco_dw.<schema>.<table>
+        schema, table = source.split(".")[2:]
+        assert (schema, table) not in personal, f"{name}: its source {schema}.{table} has personal columns"
 
 
 def test_sources_declare_the_landed_tables_exactly(manifest: dict[str, Any]) -> None:
@@ -1049,6 +1076,37 @@ def test_tables_built_in_full_are_analysed_and_merges_are_left_to_autovacuum(
     assert _recorded(built, "marts_candidate.fct_customer_experience_daily")["merged_since"] is not None
     assert after["fct_customer_experience_daily"] == before["fct_customer_experience_daily"]
     assert after["stg_crm__customers"] > before["stg_crm__customers"]
+
+
+@pytest.mark.integration
+def test_staging_merged_by_key_keeps_the_latest_version_of_what_landed_since(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """A run merges the payments landed since into the staged table (the same table, not a rebuilt
+    one): a new version replaces the kept one, a new payment is added, and an older version
+    redelivered later does not replace the newer one kept."""
+    staged = "staging.stg_billing__payments"
+    table_before = built.execute(f"select '{staged}'::regclass::oid as oid").fetchone()["oid"]
+    built.execute(
+        _batches(
+            "insert into raw_billing.payments values "
+            "('Y1','I1',94.34,'pending',null,'2026-09-05 00:00+00','b9','2026-10-03','f9',1),"
+            "('Y3','I3',20.14,'settled','2026-02-26 00:00+00','2026-02-26 00:00+00','b9','2026-10-03','f9',2),"
+            "('Y4','I2',105.08,'pending',null,'2026-10-02 00:00+00','b9','2026-10-03','f9',3)"
+        )
+    )
+    try:
+        _build(dbt_database, "--select", "stg_billing__payments")
+        rows = built.execute(f"select payment_id, payment_status, _loaded_at::date::text as loaded from {staged}")
+        assert {r["payment_id"]: (r["payment_status"], r["loaded"]) for r in rows} == {
+            "Y1": ("late", "2026-10-02"),
+            "Y3": ("settled", "2026-10-03"),
+            "Y4": ("pending", "2026-10-03"),
+        }
+        assert built.execute(f"select '{staged}'::regclass::oid as oid").fetchone()["oid"] == table_before
+    finally:
+        built.execute("delete from raw_billing.payments where _source_file = 'f9'")
+        _build(dbt_database, "--select", "stg_billing__payments", "--full-refresh")
 
 
 @pytest.mark.integration

@@ -3,6 +3,8 @@ with
 source as (
 
     select * from {{ source('raw_billing', 'invoices') }}
+    -- the rows landed since the latest this table holds (every row on a full build)
+    where {{ landed_since_kept() }}
 
 ),
 
@@ -23,9 +25,18 @@ renamed as (
         amount_excl_tax + tax_amount as amount_incl_tax,
         issued_at,
         due_date,
-        updated_at
+        updated_at,
+        _loaded_at
     from latest
+
+),
+
+-- an incremental run merges, for each key landed since, its latest version between those rows and
+-- the row kept (macros/latest_version.sql)
+merged as (
+
+    {{ latest_of_landed_and_kept('renamed', 'invoice_id') }}
 
 )
 
-select * from renamed
+select * from merged

@@ -8,13 +8,10 @@
     {{ adapter.dispatch('tenure_segment', 'telco_dw')(signed_up_date, month_start_date) }}
 {%- endmacro %}
 
+{#- The band by position (width_bucket: 0 below 3, 1 from 3, 2 from 12, 3 from 36), so the months are
+    counted once a row; null when either date is. -#}
 {% macro default__tenure_segment(signed_up_date, month_start_date) -%}
-    {%- set months = telco_dw.months_between(signed_up_date, month_start_date) -%}
-    case
-        when {{ signed_up_date }} is null or {{ month_start_date }} is null then null
-        when {{ months }} < 3 then '< 3 months'
-        when {{ months }} < 12 then '3-11 months'
-        when {{ months }} < 36 then '12-35 months'
-        else '36+ months'
-    end
+    (array['< 3 months', '3-11 months', '12-35 months', '36+ months'])[
+        width_bucket({{ telco_dw.months_between(signed_up_date, month_start_date) }}, array[3, 12, 36]) + 1
+    ]
 {%- endmacro %}

@@ -50,7 +50,11 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
 # Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 # Models whose materialization differs from their folder's (set per model in dbt_project.yml).
-KEY_MERGED = {"stg_billing__invoices": "invoice_id", "stg_billing__invoice_lines": "invoice_line_id", "stg_billing__payments": "payment_id"}
+KEY_MERGED = {
+    "stg_billing__invoices": "invoice_id",
+    "stg_billing__invoice_lines": "invoice_line_id",
+    "stg_billing__payments": "payment_id",
+}
 """Incremental staging merged by source key (macros/latest_version.sql), not by a window of days."""
 MODEL_MATERIALIZATIONS = {
     "stg_network__cell_kpi_hourly": "incremental",
@@ -1046,7 +1050,9 @@ def test_vanished_customers_are_found_through_the_published_customer_360(
     try:
         built.execute(f"insert into {published} values ('GONE')")
         _build(dbt_database, "--select", "fct_customer_experience_daily")
-        left = built.execute(f"select customer_id, count(*) as n from {facts} where customer_id in ('GONE', 'STRAY') group by 1")
+        left = built.execute(
+            f"select customer_id, count(*) as n from {facts} where customer_id in ('GONE', 'STRAY') group by 1"
+        )
         assert {r["customer_id"]: r["n"] for r in left} == {"STRAY": 1}
         assert _recorded(built, facts)["changed_since"] == gone_day.isoformat()
     finally:

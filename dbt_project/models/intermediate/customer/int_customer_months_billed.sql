@@ -39,9 +39,8 @@ payments as (
 
 ),
 
--- Payments by invoice, each counted by its latest status. Materialised: in a parallel plan each
--- worker aggregated every payment again for its own hash table (three times at 1M customers).
-invoice_payments as materialized (
+-- Payments by invoice, each counted by its latest status.
+invoice_payments as (
 
     select
         invoice_id,

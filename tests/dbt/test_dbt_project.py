@@ -50,12 +50,6 @@ LAYERS = {  # folder: (name prefixes, materialization, schema)
 # Sub-folders whose materialization differs from their layer's (set per folder in dbt_project.yml).
 FOLDER_MATERIALIZATIONS = {("marts", "network"): "incremental"}
 # Models whose materialization differs from their folder's (set per model in dbt_project.yml).
-KEY_MERGED = {
-    "stg_billing__invoices": "invoice_id",
-    "stg_billing__invoice_lines": "invoice_line_id",
-    "stg_billing__payments": "payment_id",
-}
-"""Incremental staging merged by source key (macros/latest_version.sql), not by a window of days."""
 MODEL_MATERIALIZATIONS = {
     "stg_network__cell_kpi_hourly": "incremental",
     "stg_network__subscriber_experience_daily": "incremental",
@@ -65,6 +59,12 @@ MODEL_MATERIALIZATIONS = {
     "stg_billing__invoice_lines": "incremental",
     "stg_billing__payments": "incremental",
 }
+KEY_MERGED = {
+    "stg_billing__invoices": "invoice_id",
+    "stg_billing__invoice_lines": "invoice_line_id",
+    "stg_billing__payments": "payment_id",
+}
+"""Incremental staging merged by source key (macros/latest_version.sql), not by a window of days."""
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -152,7 +152,8 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
 
 
 def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, Any]) -> None:
-    """Every incremental model merges a window of days (macros/merge_window.sql) on a date column it
+    """Every incremental model but the staging merged by key (`KEY_MERGED`, tested below) merges a
+    window of days (macros/merge_window.sql) on a date column it
     has, indexed and recorded after a full build by post-hooks; one that reads raw reads the rows
     landed since its last run; and every data test attached to it reads that window on an
     incremental run."""
@@ -1065,8 +1066,8 @@ def test_tables_built_in_full_are_analysed_and_merges_are_left_to_autovacuum(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
     """`analyze_built()`, every layer's post-hook: a table built in full gets planner statistics; an
-    incremental table that a run merged days into is not analysed again (counted apart from
-    autovacuum's analyses, `autoanalyze_count`, which may come at any time)."""
+    incremental table that a run merged days into is not analysed again (`last_analyze`: autovacuum's
+    analyses, which may come at any time, are `last_autoanalyze`)."""
 
     def analysed() -> dict[str, Any]:  # the latest analyze of each table that was not autovacuum's
         rows = built.execute(

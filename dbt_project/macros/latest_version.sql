@@ -64,12 +64,35 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A post-hook of these models: the unique index on their key, through which a run finds the rows
-    it merges (a no-op once it exists). -#}
-{% macro unique_key_index() -%}
-    {%- if not execute -%}
+{#- A pre-hook of these models: on an incremental run, the record (the table's comment) of the
+    invocation and of the latest `_loaded_at` the table held before it (`landed_after`, the bound
+    `landed_since_kept()` read). Their data tests (`where: __merged__`, `merged_filter()` in
+    macros/merge_window.sql) then read the rows this run merged, found through the index below;
+    after a full build, or in a `dbt test` of its own, the whole table. -#}
+{% macro landed_since_record() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return('') }}
+    {%- endif -%}
+    do $landed_since_record$
+    begin
+        execute format('comment on table {{ this }} is %L', jsonb_build_object(
+            'dbt_invocation_id', {{ dbt.string_literal(invocation_id) }},
+            'landed_after', (select max(_loaded_at) from {{ this }})
+        )::text);
+    end $landed_since_record$
+{%- endmacro %}
+
+{#- A post-hook of these models (a no-op on a model that is not merged by key): the unique index on
+    the key, through which a run finds the rows it merges, and the index on `_loaded_at`, through
+    which it reads the latest it holds (`landed_since_kept()`, `landed_since_record()`) and its data
+    tests read the rows it merged (no-ops once they exist). -#}
+{% macro key_merged_indexes() -%}
+    {%- set key = config.get('unique_key') -%}
+    {%- if not execute or config.get('materialized') != 'incremental' or not key -%}
         {{ return('') }}
     {%- endif -%}
     create unique index if not exists {{ adapter.quote(this.identifier ~ '__key') }}
-        on {{ this }} ({{ adapter.quote(config.get('unique_key')) }})
+        on {{ this }} ({{ adapter.quote(key) }});
+    create index if not exists {{ adapter.quote(this.identifier ~ '__loaded_at') }}
+        on {{ this }} (_loaded_at)
 {%- endmacro %}

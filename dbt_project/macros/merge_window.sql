@@ -41,7 +41,7 @@
       null after a full build: every day). The next build's `begin` brings the candidate's copy up to
       the published table by those days instead of copying the whole history;
     - `merge_window_index()`, a post-hook: the index on the window's column;
-    - `get_where_subquery`, dbt's hook for a data test's `where` config: `__merged_days__` there
+    - `get_where_subquery`, dbt's hook for a data test's `where` config: `__merged__` there
       becomes `<column> >= <first day>` when the table records a window of this very invocation, so
       the tests of an incremental run check the days it merged; after a full build, or in a `dbt test`
       of its own, the tests read the whole table. Any other `where` is applied as dbt applies it.
@@ -60,6 +60,11 @@
         {%- do return(none) -%}
     {%- endif -%}
     {%- do return(fromjson(comment)) -%}
+{%- endmacro %}
+
+{#- SQL: whether `recorded` (a table's comment, text) is a record of this invocation. -#}
+{% macro recorded_here(recorded) -%}
+    (left({{ recorded }}, 1) = '{' and {{ recorded }}::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }})
 {%- endmacro %}
 
 {#- The lookback rule, as SQL read from the table before the run: its latest day minus
@@ -218,7 +223,7 @@
         );
         loaded timestamptz;
     begin
-        if left(recorded, 1) = '{' and recorded::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }} then
+        if {{ recorded_here('recorded') }} then
             window_record := recorded::jsonb;  -- merged by this invocation: the strategy recorded the window
         elsif exists (
             select from pg_attribute
@@ -302,8 +307,8 @@
 
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
-    {%- if where and '__merged_days__' in where -%}
-        {%- set where = where | replace('__merged_days__', merged_days_filter(relation)) -%}
+    {%- if where and '__merged__' in where -%}
+        {%- set where = where | replace('__merged__', merged_filter(relation)) -%}
     {%- endif -%}
     {%- if where -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
@@ -311,21 +316,27 @@
     {%- do return(relation) -%}
 {%- endmacro %}
 
-{#- `<column> >= '<first day>'` when `relation` records a merge window of this invocation, else `true`. -#}
-{% macro merged_days_filter(relation) -%}
-    {%- set window = merge_window_recorded(relation) -%}
-    {%- if not window or window.get('dbt_invocation_id') != invocation_id or not window.get('merged_since') -%}
+{#- What `relation` records this invocation merged into it: `<column> >= '<first day>'` for a merge
+    window, `_loaded_at > '<latest before>'` for staging merged by key (`landed_since_record()`,
+    macros/latest_version.sql); `true` when this invocation built it in full or did not build it. -#}
+{% macro merged_filter(relation) -%}
+    {%- set recorded = merge_window_recorded(relation) -%}
+    {%- if not recorded or recorded.get('dbt_invocation_id') != invocation_id -%}
         {%- do return('true') -%}
+    {%- elif recorded.get('merged_since') -%}
+        {%- do return(adapter.quote(recorded['date_column']) ~ " >= '" ~ recorded['merged_since'] ~ "'::date") -%}
+    {%- elif recorded.get('landed_after') -%}
+        {%- do return("_loaded_at > '" ~ recorded['landed_after'] ~ "'::timestamptz") -%}
     {%- endif -%}
-    {%- do return(adapter.quote(window['date_column']) ~ " >= '" ~ window['merged_since'] ~ "'::date") -%}
+    {%- do return('true') -%}
 {%- endmacro %}
 
 {#- Every layer's post-hook: planner statistics for the table just written. A table built in full is
     analysed (`create table as` leaves it without statistics until autovacuum gets to it). A table
-    this invocation merged into (`merged_since` in its record) is not: a merge changes the latest days
-    of a long history, the planner finds a day past the end of the statistics through the index on the
-    window's column (`merge_window_index()`), and autovacuum analyses the table once a tenth of it has
-    changed. An analyze samples 30,000 rows at any size: 0.2-1 s each at 100k customers, more at 1M,
+    this invocation merged into (`merged_since` in its record; `landed_after` for staging merged by
+    key) is not: a merge changes the latest days or loads of a long history, the planner finds a value
+    past the end of the statistics through the index on the window's column (`merge_window_index()`;
+    `key_merged_indexes()`), and autovacuum analyses the table once a tenth of it has changed. An analyze samples 30,000 rows at any size: 0.2-1 s each at 100k customers, more at 1M,
     for the few days a daily run merges. -#}
 {% macro analyze_built() -%}
     {%- if config.get('materialized') != 'incremental' or not execute -%}
@@ -335,9 +346,9 @@
         declare
             recorded text := obj_description({{ dbt.string_literal(this | string) }}::regclass, 'pg_class');
         begin
-            if left(recorded, 1) = '{'
-                and recorded::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }}
-                and recorded::jsonb ->> 'merged_since' is not null then
+            if {{ recorded_here('recorded') }} and coalesce(
+                recorded::jsonb ->> 'merged_since', recorded::jsonb ->> 'landed_after'
+            ) is not null then
                 return;  -- merged by this invocation
             end if;
             analyze {{ this }};

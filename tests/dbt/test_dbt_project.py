@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,23 +173,27 @@ def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, 
         assert reads_raw or "merge_window_start(" in model["raw_code"], name
         tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
         assert tests, name
-        assert all(t["config"]["where"] == "__merged_days__" for t in tests), name
+        assert all(t["config"]["where"] == "__merged__" for t in tests), name
 
 
 def test_staging_merged_by_key_reads_what_landed_since_from_a_source_without_personal_columns(
     manifest: dict[str, Any],
 ) -> None:
     """Staging merged by key (macros/latest_version.sql) reads the raw rows landed since and keeps each
-    key's latest version against the row it holds, found through a unique index on the key. Its
-    source has no personal column: privacy nulls raw values in place, which a run reading only the
-    rows landed since would not see."""
+    key's latest version against the row it holds, found through a unique index on the key; it
+    records where it read from, and its data tests read the rows it merged. Its source has no
+    personal column: privacy nulls raw values in place, which a run reading only the rows landed
+    since would not see."""
     personal = {(c.schema, c.table) for c in catalogue.load(PROJECT)}
     for model in _models(manifest):
         if model["name"] not in KEY_MERGED:
             continue
         config_, name = model["config"], model["name"]
         assert (config_["incremental_strategy"], config_["unique_key"]) == ("merge", KEY_MERGED[name]), name
-        assert any("unique_key_index()" in hook["sql"] for hook in config_["post-hook"]), name
+        assert any("key_merged_indexes()" in hook["sql"] for hook in config_["post-hook"]), name
+        assert any("landed_since_record()" in hook["sql"] for hook in config_["pre-hook"]), name
+        tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
+        assert tests and all(t["config"]["where"] == "__merged__" for t in tests), name
         assert "landed_since_kept()" in model["raw_code"], name
         assert f"latest_of_landed_and_kept('renamed', '{KEY_MERGED[name]}')" in model["raw_code"], name
         (source,) = model["depends_on"]["nodes"]  # source.telco_dw.<schema>.<table>
@@ -1112,6 +1116,44 @@ def test_staging_merged_by_key_keeps_the_latest_version_of_what_landed_since(
         }
         assert built.execute(f"select '{staged}'::regclass::oid as oid").fetchone()["oid"] == table_before
     finally:
+        built.execute("delete from raw_billing.payments where _source_file = 'f9'")
+        _build(dbt_database, "--select", "stg_billing__payments", "--full-refresh")
+
+
+@pytest.mark.integration
+def test_staging_merged_by_key_tests_the_rows_it_merged(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """A run records the latest `_loaded_at` the table held before it (`landed_after`), and its data
+    tests read the rows landed after it: a bad row kept from before passes the run's tests and fails a
+    `dbt test` of the whole table; a bad row landed since fails the run."""
+    from telco_dw.errors import UserError
+    from telco_dw.transform import dbt
+
+    staged = "staging.stg_billing__payments"
+    latest = built.execute(f"select max(_loaded_at) as at from {staged}").fetchone()["at"]
+    built.execute(
+        f"insert into {staged} (payment_id, invoice_id, payment_status, amount, _loaded_at) "
+        "values ('Z0', 'I1', 'bogus', 1, '2026-09-01 00:00+00')"
+    )
+    try:
+        _build(dbt_database, "--select", "stg_billing__payments")  # its tests pass: the bad row is kept
+        assert datetime.fromisoformat(_recorded(built, staged)["landed_after"]) == latest
+
+        with pytest.raises(UserError, match="dbt test"):
+            dbt.run(["test", "--select", "stg_billing__payments"], dbt_database)  # the whole table
+
+        built.execute(f"delete from {staged} where payment_id = 'Z0'")
+        built.execute(
+            _batches(
+                "insert into raw_billing.payments values "
+                "('Z1','I1',1.00,'bogus',null,'2026-10-03 00:00+00','b9','2026-10-04','f9',1)"
+            )
+        )
+        with pytest.raises(UserError, match="dbt build"):
+            _build(dbt_database, "--select", "stg_billing__payments")
+    finally:
+        built.execute(f"delete from {staged} where payment_id = 'Z0'")
         built.execute("delete from raw_billing.payments where _source_file = 'f9'")
         _build(dbt_database, "--select", "stg_billing__payments", "--full-refresh")
 

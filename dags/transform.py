@@ -22,7 +22,8 @@ Write-audit-publish (docs/quality.md): dbt writes the marts into `marts_candidat
   month);
 - `publish` (runs whatever happened before it) swaps the candidate into `marts` in one transaction
   if every gate suite passed in this run, and emits one Asset per mart (`marts.<model>`); otherwise it
-  fails naming the failed or missing checks, and `marts` stays exactly as it was. Cosmos also emits
+  fails naming the failed or missing checks, and `marts` stays exactly as it was. Once published, it
+  brings the candidate's incremental facts up to the published ones for the next run. Cosmos also emits
   an Asset per model as dbt builds it (in the candidate schema).
 """
 

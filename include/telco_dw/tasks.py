@@ -155,18 +155,25 @@ def begin_build(run_id: str) -> dict[str, Any]:
 
 
 def publish_marts(run_id: str) -> dict[str, Any]:
-    """After the quality gate: swap the candidate into ``marts`` if its evidence passed, else refuse.
+    """After the quality gate: swap the candidate into ``marts`` if its evidence passed, else refuse;
+    once published, bring the candidate's incremental facts up to the published ones for the next
+    run (``publish.prepare_next``).
 
     Raises ``AirflowFailException`` (no retry: the evidence will not change) naming what failed.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     from telco_dw.quality import gate
+    from telco_dw.transform import manifest
     from telco_dw.warehouse import publish
 
+    incremental = manifest.incremental_marts(manifest.checked(config.load()))
     try:
         done = publish.publish_or_refuse(
-            warehouse_url_from_connection(), run_id, gate.select(publish.GATE_SUITES, publish.CANDIDATE_SCHEMAS)
+            warehouse_url_from_connection(),
+            run_id,
+            gate.select(publish.GATE_SUITES, publish.CANDIDATE_SCHEMAS),
+            incremental,
         )
     except publish.PublishRefused as refused:
         raise AirflowFailException(str(refused)) from None

@@ -260,3 +260,60 @@ def test_a_new_build_catches_up_by_the_days_the_latest_build_changed(url, conn):
     assert conn.execute(content.format(days)).fetchall() == conn.execute(content.format("marts.fct_days")).fetchall()
     assert conn.execute(older).fetchall() != before
     assert _record(conn, days) == started | {"since_run": "t/4", "stamped_through": "2026-10-04 01:00:00+00"}
+
+
+def test_a_publish_brings_the_candidate_up_for_the_next_build(url, conn):
+    """Given the incremental facts, a publish brings the candidate's (the facts published before, left
+    there by the swap) up to the published ones and records it (``caught_up_with``): after a full
+    build by a copy, after a daily build by the days it changed. The next ``begin`` then starts from
+    that table as it is, copying nothing."""
+    days = "marts_candidate.fct_days"
+    content = "select day::text, v from {} order by day"
+
+    def build(run: str, *statements: str, **record: str | None) -> None:
+        with conn.transaction():
+            publish.begin(conn, run, incremental=["fct_days"])
+        conn.execute("create schema if not exists marts_candidate")
+        for statement in statements:
+            conn.execute(statement.format(days=days))
+        current = _record(conn, days)
+        conn.execute(f"comment on table {days} is '{json.dumps(current | record)}'")
+        for table in ("dim_probe", "fct_probe"):
+            conn.execute(f"create table if not exists marts_candidate.{table} as select 1 as v")
+        _evidence(conn, run)
+        publish.publish_or_refuse(url, run, GATE, incremental=["fct_days"])
+
+    def same_as_published() -> bool:
+        candidate, published = (conn.execute(content.format(t)).fetchall() for t in (days, "marts.fct_days"))
+        return candidate == published
+
+    build(  # t/1: a full build
+        "t/1",
+        "create table {days} as select make_date(2026, 10, n) as day, 1 as v from generate_series(1, 3) as n",
+        "create index fct_days_day on {days} (day)",
+        date_column="day", changed_since=None,
+    )  # fmt: skip
+    assert same_as_published() and _record(conn, days)["caught_up_with"] == "t/1"
+    assert [i for (i,) in conn.execute("select indexname from pg_indexes where tablename = 'fct_days' "
+                                       "and schemaname = 'marts_candidate'")] == ["fct_days_day"]  # fmt: skip
+    prepared = conn.execute(f"select '{days}'::regclass::oid as oid").fetchone()
+    xmins = "select day::text, xmin::text from {} where day < '2026-10-03' order by day"
+    rows = conn.execute(xmins.format(days)).fetchall()
+    published_rows = conn.execute(xmins.format("marts.fct_days")).fetchall()  # back in the candidate after t/2
+
+    with conn.transaction():
+        publish.begin(conn, "t/2", incremental=["fct_days"])
+    assert conn.execute(f"select '{days}'::regclass::oid as oid").fetchone() == prepared, "begin copied it again"
+    assert conn.execute(xmins.format(days)).fetchall() == rows
+    assert _record(conn, days) == {"date_column": "day", "changed_since": "infinity", "since_run": "t/2"}
+
+    conn.execute("delete from audit.publications where run_id = 't/2'")  # t/2 again, as a daily build
+    build(  # merges a changed 10-03 and a new 10-04
+        "t/2",
+        "update {days} set v = 2 where day = '2026-10-03'",
+        "insert into {days} values ('2026-10-04', 2)",
+        changed_since="2026-10-03",
+    )
+    # the candidate now holds t/1's facts (the swap), brought up to t/2's by the days t/2 changed
+    assert same_as_published() and _record(conn, days)["caught_up_with"] == "t/2"
+    assert conn.execute(xmins.format(days)).fetchall() == published_rows, "the days before changed_since were rewritten"

@@ -34,8 +34,9 @@ def rebuild(url: str, run_id: str | None = None, *, full_refresh: bool = False) 
     cfg = config.load()
     manifest.ensure(cfg, url)  # `dbt parse` only when the project changed since the last one
     run_id = run_id or f"rebuild/{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}"
+    incremental = manifest.incremental_marts(manifest.checked(cfg))
     with psycopg.connect(url) as conn, conn.transaction():
-        publish.begin(conn, run_id, manifest.incremental_marts(manifest.checked(cfg)))
+        publish.begin(conn, run_id, incremental)
     try:
         dbt.run(["build", *(["--full-refresh"] if full_refresh else [])], url)
     except UserError as exc:
@@ -45,4 +46,4 @@ def rebuild(url: str, run_id: str | None = None, *, full_refresh: bool = False) 
     specs = gate.select(publish.GATE_SUITES, publish.CANDIDATE_SCHEMAS)
     outcome = gate.validate(url, specs, run_id)
     log.info("quality gate of run %s: %s", run_id, outcome.counts())
-    return publish.publish_or_refuse(url, run_id, specs)
+    return publish.publish_or_refuse(url, run_id, specs, incremental)

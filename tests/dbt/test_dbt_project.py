@@ -58,13 +58,16 @@ MODEL_MATERIALIZATIONS = {
     "stg_billing__invoices": "incremental",
     "stg_billing__invoice_lines": "incremental",
     "stg_billing__payments": "incremental",
+    "int_invoices_paid": "incremental",
 }
 KEY_MERGED = {
     "stg_billing__invoices": "invoice_id",
     "stg_billing__invoice_lines": "invoice_line_id",
     "stg_billing__payments": "payment_id",
+    "int_invoices_paid": "invoice_id",
 }
-"""Incremental staging merged by source key (macros/latest_version.sql), not by a window of days."""
+"""Incremental models merged by key from the rows landed since (macros/latest_version.sql), not by a
+window of days: billing's staging, by source key, and the invoices with their payments."""
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -176,15 +179,16 @@ def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, 
         assert all(t["config"]["where"] == "__merged__" for t in tests), name
 
 
-def test_staging_merged_by_key_reads_what_landed_since_from_a_source_without_personal_columns(
+def test_models_merged_by_key_read_what_landed_since_from_sources_without_personal_columns(
     manifest: dict[str, Any],
 ) -> None:
-    """Staging merged by key (macros/latest_version.sql) reads the raw rows landed since and keeps each
-    key's latest version against the row it holds, found through a unique index on the key; it
-    records where it read from, and its data tests read the rows it merged. Its source has no
-    personal column: privacy nulls raw values in place, which a run reading only the rows landed
-    since would not see."""
+    """Models merged by key (macros/latest_version.sql) read the rows landed since, found through a
+    unique index on the key; they record where they read from, and their data tests read the rows
+    they merged. Staging keeps each key's latest version against the row it holds, and its source
+    has no personal column: privacy nulls raw values in place, which a run reading only the rows
+    landed since would not see. The billing models they feed read only such staging."""
     personal = {(c.schema, c.table) for c in catalogue.load(PROJECT)}
+    nodes = manifest["nodes"]
     for model in _models(manifest):
         if model["name"] not in KEY_MERGED:
             continue
@@ -192,9 +196,13 @@ def test_staging_merged_by_key_reads_what_landed_since_from_a_source_without_per
         assert (config_["incremental_strategy"], config_["unique_key"]) == ("merge", KEY_MERGED[name]), name
         assert any("key_merged_indexes()" in hook["sql"] for hook in config_["post-hook"]), name
         assert any("landed_since_record()" in hook["sql"] for hook in config_["pre-hook"]), name
-        tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
-        assert tests and all(t["config"]["where"] == "__merged__" for t in tests), name
         assert "landed_since_kept()" in model["raw_code"], name
+        tests = [n for n in nodes.values() if n.get("attached_node") == model["unique_id"]]
+        assert tests and all(t["config"]["where"] == "__merged__" for t in tests), name
+        if model["fqn"][1] != "staging":
+            upstream = {nodes[n]["name"] for n in model["depends_on"]["nodes"]}
+            assert upstream <= set(KEY_MERGED), f"{name} reads {upstream - set(KEY_MERGED)}, not merged by key"
+            continue
         assert f"latest_of_landed_and_kept('renamed', '{KEY_MERGED[name]}')" in model["raw_code"], name
         (source,) = model["depends_on"]["nodes"]  # source.telco_dw.<schema>.<table>
         schema, table = source.split(".")[2:]
@@ -1118,6 +1126,43 @@ def test_staging_merged_by_key_keeps_the_latest_version_of_what_landed_since(
     finally:
         built.execute("delete from raw_billing.payments where _source_file = 'f9'")
         _build(dbt_database, "--select", "stg_billing__payments", "--full-refresh")
+
+
+@pytest.mark.integration
+def test_invoices_paid_recount_the_invoices_with_a_payment_landed_since(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """`int_invoices_paid` merges by invoice: a run recounts, from all its payments, the invoice that a
+    payment landed since belongs to (a second payment of I3, settled: one failed, one settled), and
+    rewrites no other invoice; its counts are those of every staged payment, invoice by invoice."""
+    paid = "intermediate.int_invoices_paid"
+    counted = (
+        "select invoice_id, count(*) filter (where payment_status = 'settled') as settled, "
+        "count(*) filter (where payment_status = 'late') as late, "
+        "count(*) filter (where payment_status = 'failed') as failed from staging.stg_billing__payments "
+        "group by 1 order by 1"
+    )
+    before = {r["invoice_id"]: r["xmin"] for r in built.execute(f"select invoice_id, xmin::text from {paid}")}
+    built.execute(
+        _batches(
+            "insert into raw_billing.payments values "
+            "('Y5','I3',20.14,'settled','2026-02-27 00:00+00','2026-02-27 00:00+00','b9','2026-10-05','f9',1)"
+        )
+    )
+    try:
+        _build(dbt_database, "--select", "stg_billing__payments", "int_invoices_paid")
+        after = {r["invoice_id"]: r["xmin"] for r in built.execute(f"select invoice_id, xmin::text from {paid}")}
+        assert {k for k in before if after[k] != before[k]} == {"I3"}
+        recounted = built.execute(
+            f"select invoice_id, settled_payment_count as settled, late_payment_count as late, "
+            f"failed_payment_count as failed from {paid} "
+            "where invoice_id in (select invoice_id from staging.stg_billing__payments) order by 1"
+        ).fetchall()
+        assert recounted == built.execute(counted).fetchall()
+        assert {"invoice_id": "I3", "settled": 1, "late": 0, "failed": 1} in recounted
+    finally:
+        built.execute("delete from raw_billing.payments where _source_file = 'f9'")
+        _build(dbt_database, "--select", "stg_billing__payments", "int_invoices_paid", "--full-refresh")
 
 
 @pytest.mark.integration

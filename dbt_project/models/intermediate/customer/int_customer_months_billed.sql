@@ -29,33 +29,13 @@ accounts as (
 
 invoices as (
 
-    select * from {{ ref('stg_billing__invoices') }}
+    select * from {{ ref('int_invoices_paid') }}
 
 ),
 
-payments as (
-
-    select * from {{ ref('stg_billing__payments') }}
-
-),
-
--- Payments by invoice, each counted by its latest status.
-invoice_payments as (
-
-    select
-        invoice_id,
-        count(*) filter (where payment_status = 'settled') as settled_payment_count,
-        count(*) filter (where payment_status = 'late') as late_payment_count,
-        count(*) filter (where payment_status = 'failed') as failed_payment_count,
-        sum(amount) filter (where payment_status in ('settled', 'late')) as paid_amount
-    from payments
-    group by 1
-
-),
-
--- Invoices, and the payments of each, by the calendar month of the invoice's billing_month (a
--- sign-up's first invoice carries the sign-up day as its billing month; as in
--- fct_satisfaction_monthly): one aggregate, one join of the accounts.
+-- Invoices, and the payments of each (counted in int_invoices_paid by their latest status), by the
+-- calendar month of the invoice's billing_month (a sign-up's first invoice carries the sign-up day as
+-- its billing month; as in fct_satisfaction_monthly): one aggregate, one join of the accounts.
 billed_months as (
 
     select
@@ -65,15 +45,13 @@ billed_months as (
         sum(invoices.amount_excl_tax) as revenue_excl_tax,
         sum(invoices.tax_amount) as tax_amount,
         sum(invoices.amount_incl_tax) as amount_incl_tax,
-        sum(invoice_payments.paid_amount) as paid_amount,
-        sum(invoice_payments.settled_payment_count)::bigint as settled_payment_count,
-        sum(invoice_payments.late_payment_count)::bigint as late_payment_count,
-        sum(invoice_payments.failed_payment_count)::bigint as failed_payment_count
+        sum(invoices.paid_amount) as paid_amount,
+        sum(invoices.settled_payment_count)::bigint as settled_payment_count,
+        sum(invoices.late_payment_count)::bigint as late_payment_count,
+        sum(invoices.failed_payment_count)::bigint as failed_payment_count
     from invoices
     inner join accounts
         on invoices.account_id = accounts.account_id
-    left join invoice_payments
-        on invoices.invoice_id = invoice_payments.invoice_id
     group by 1, 2
 
 ),

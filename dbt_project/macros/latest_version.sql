@@ -25,8 +25,9 @@
 
     `landed_since_kept()`: the condition on the raw table (`_loaded_at` above the latest `_loaded_at`
     of this table, a literal, so the planner reads the raw table's BRIN index on it; every row on a
-    full build). `int_invoices_paid` reads the staged invoices and payments with it the same way. Loads into one raw table are sequential, so no row committed later has an earlier
-    `_loaded_at` (macros/merge_window.sql).
+    full build). Loads into one raw table are sequential, so no row committed later has an earlier
+    `_loaded_at` (macros/merge_window.sql). `int_invoices_paid` reads the staged invoices and
+    payments with it the same way (billing's tables land one batch after another).
 -#}
 {% macro landed_since_kept() -%}
     {%- if not (execute and is_incremental()) -%}

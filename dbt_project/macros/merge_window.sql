@@ -64,7 +64,10 @@
 
 {#- SQL: whether `recorded` (a table's comment, text) is a record of this invocation. -#}
 {% macro recorded_here(recorded) -%}
-    (left({{ recorded }}, 1) = '{' and {{ recorded }}::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }})
+    (
+        left({{ recorded }}, 1) = '{'
+        and {{ recorded }}::jsonb ->> 'dbt_invocation_id' = {{ dbt.string_literal(invocation_id) }}
+    )
 {%- endmacro %}
 
 {#- The lookback rule, as SQL read from the table before the run: its latest day minus
@@ -317,7 +320,7 @@
 {%- endmacro %}
 
 {#- What `relation` records this invocation merged into it: `<column> >= '<first day>'` for a merge
-    window, `_loaded_at > '<latest before>'` for staging merged by key (`landed_since_record()`,
+    window, `_loaded_at > '<latest before>'` for a model merged by key (`landed_since_record()`,
     macros/latest_version.sql); `true` when this invocation built it in full or did not build it. -#}
 {% macro merged_filter(relation) -%}
     {%- set recorded = merge_window_recorded(relation) -%}
@@ -333,11 +336,12 @@
 
 {#- Every layer's post-hook: planner statistics for the table just written. A table built in full is
     analysed (`create table as` leaves it without statistics until autovacuum gets to it). A table
-    this invocation merged into (`merged_since` in its record; `landed_after` for staging merged by
-    key) is not: a merge changes the latest days or loads of a long history, the planner finds a value
-    past the end of the statistics through the index on the window's column (`merge_window_index()`;
-    `key_merged_indexes()`), and autovacuum analyses the table once a tenth of it has changed. An analyze samples 30,000 rows at any size: 0.2-1 s each at 100k customers, more at 1M,
-    for the few days a daily run merges. -#}
+    this invocation merged into (`merged_since` in its record; `landed_after` for the models merged
+    by key) is not: a merge changes the latest days or loads of a long history, the planner finds a
+    value past the end of the statistics through the index on the window's column
+    (`merge_window_index()`; `key_merged_indexes()`), and autovacuum analyses the table once a tenth
+    of it has changed. An analyze samples 30,000 rows at any size: 0.2-1 s each at 100k customers,
+    more at 1M, for the few days a daily run merges. -#}
 {% macro analyze_built() -%}
     {%- if config.get('materialized') != 'incremental' or not execute -%}
         analyze {{ this }}

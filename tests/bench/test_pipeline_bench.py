@@ -187,6 +187,8 @@ def _record_stages(run: Run, source_rows: int, day_rows: int) -> None:
         }
         if stage == "validate GX":
             entry["import_s"] = figures["import_s"]
+        if stage == "publish":  # the PII suites, the swap, the candidate's facts brought up for the next build
+            entry.update({k: figures[k] for k in ("pii_suites_s", "swap_s", "prepare_s")})
         if stage.startswith("land"):
             entry.update(quarantined=figures["rows_quarantined"], batches=figures["batches"])
         record(f"pipeline {run.name} {len(costs):02d} {stage}", entry)

@@ -306,6 +306,11 @@ def test_a_publish_brings_the_candidate_up_for_the_next_build(url, conn):
     assert conn.execute(f"select '{days}'::regclass::oid as oid").fetchone() == prepared, "begin copied it again"
     assert conn.execute(xmins.format(days)).fetchall() == rows
     assert _record(conn, days) == {"date_column": "day", "changed_since": "infinity", "since_run": "t/2"}
+    conn.execute(f"insert into {days} values ('2026-10-04', 2)")  # t/2 is building: t/1's publish, repeated,
+    publish.publish_or_refuse(url, "t/1", GATE, incremental=["fct_days"])  # leaves its candidate alone
+    assert conn.execute(content.format(days)).fetchall()[-1] == ("2026-10-04", 2)
+    assert _record(conn, days)["since_run"] == "t/2"
+    conn.execute(f"delete from {days} where day = '2026-10-04'")
 
     conn.execute("delete from audit.publications where run_id = 't/2'")  # t/2 again, as a daily build
     build(  # merges a changed 10-03 and a new 10-04

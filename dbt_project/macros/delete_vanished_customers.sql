@@ -23,10 +23,21 @@
             'not exists (select from ' ~ customers ~ ' as customers where customers.customer_id = kept.customer_id)'
         )) }}
     {%- endif -%}
+    {%- set vanished = vanished_customers(customers) -%}
+    {{ return(merge_window_delete('kept.customer_id in (' ~ vanished ~ ')', unless_empty=vanished)) }}
+{%- endmacro %}
+
+{#- The customers who may have vanished (a query of `customer_id`): those of the published customer
+    360 that `customers` (the CRM's of this build) no longer has; without a published 360, those of
+    this table. -#}
+{% macro vanished_customers(customers) -%}
+    {%- set published = adapter.get_relation(
+        database=this.database, schema=var('published_schema'), identifier='dim_customers'
+    ) -%}
     {%- set vanished -%}
-        select published.customer_id from {{ published }} as published
+        select published.customer_id from {{ published or this }} as published
         except
         select customers.customer_id from {{ customers }} as customers
     {%- endset -%}
-    {{ return(merge_window_delete('kept.customer_id in (' ~ vanished ~ ')', unless_empty=vanished)) }}
+    {{ return(vanished) }}
 {%- endmacro %}

@@ -1,5 +1,10 @@
-with
+-- Incremental (dbt_project.yml): a run builds again the month in progress of every customer and every
+-- month of the customers with a change landed since (macros/customer_months.sql); its pre-hook has
+-- deleted those rows, and they are appended.
+-- depends_on: {{ ref('snap_crm__subscriptions') }}, {{ ref('stg_crm__subscriptions') }} (read on incremental runs)
 
+with
+{{ customer_months_changed_ctes(accounts=true) }}
 customers as (
 
     select
@@ -12,6 +17,7 @@ customers as (
 customer_months as (
 
     select * from {{ ref('int_customer_months_spined') }}
+    where {{ customer_months_scope('customer_id', 'month_start_date') }}
 
 ),
 
@@ -30,6 +36,7 @@ accounts as (
 invoices as (
 
     select * from {{ ref('int_invoices_paid') }}
+    where {{ customer_months_scope('account_id', 'billing_month', 'changed_accounts', key='account_id') }}
 
 ),
 

@@ -19,7 +19,8 @@ renamed as (
         customer_id,
         pay_method,
         opened_at,
-        updated_at
+        updated_at,
+        _loaded_at
     from latest
 
 )

@@ -21,7 +21,8 @@ renamed as (
         province,
         city,
         created_at as signed_up_at,
-        updated_at
+        updated_at,
+        _loaded_at
     from latest
 
 )

@@ -1,0 +1,114 @@
+{#-
+    The customer-months (`int_customer_months_billed`) are rebuilt in part on an incremental run:
+    every customer's month in progress changes each day (its days observed, its days in service), but
+    a closed month changes only for a customer with a change landed since. A run deletes and builds
+    again the rows of its scope (`customer_months_scope()`), and appends them:
+
+    - the months from `customer_months_first_rebuilt()` on, for every customer: the latest month the
+      table holds (the month in progress of the last build) and any month the observed months
+      (`int_months_observed`) no longer hold as the table does (new, gone, or the first month moved);
+    - every month of the customers with a change landed since the table's last build
+      (`customer_months_changed()`, from the `read_through` its record keeps for each upstream in
+      `meta.merge_window_reads`: `merge_window_record()`, macros/merge_window.sql): a CRM record, a
+      subscription (each customer that held it, from its snapshotted versions), a billing account,
+      an invoice recounted with its payments (`int_invoices_paid`); and the customers of the
+      published customer 360 that the CRM no longer has (`vanished_customers()`), whose rows go.
+
+    A billing record keeps its parent (an invoice its account, an account its customer: billing's
+    sources say so; `int_invoices_paid` relies on the same of a payment). A table without a record
+    (built by an earlier telco-dw) is rebuilt whole, once. On a full build every row is built.
+-#}
+
+{#- The first month every customer's rows are rebuilt from (SQL date literal), read when the model is
+    rendered, before its pre-hook deletes anything; '-infinity' when there is nothing to keep. -#}
+{% macro customer_months_first_rebuilt() -%}
+    {%- set months = ref('int_months_observed') -%}
+    {%- set found = run_query(
+        "with kept as (select min(month_start_date) as first, max(month_start_date) as last from " ~ this ~ "),"
+        ~ " observed as (select min(month_start_date) as first, max(month_start_date) as last from " ~ months ~ ")"
+        ~ " select coalesce(least(kept.last, observed.last,"
+        ~ " case when kept.first is distinct from observed.first then least(kept.first, observed.first) end),"
+        ~ " '-infinity')::text from kept, observed"
+    ) -%}
+    {{- return("'" ~ found.columns[0].values()[0] ~ "'::date") -}}
+{%- endmacro %}
+
+{#- The customers with a change landed since the table's last build (a query of `customer_id`), or
+    none when the table has no record of what it read. -#}
+{% macro customer_months_changed() -%}
+    {%- set read = {} -%}
+    {%- for upstream in ['stg_crm__customers', 'stg_crm__subscriptions', 'stg_billing__accounts', 'int_invoices_paid'] -%}
+        {%- set through = merge_window_read_through(upstream) -%}
+        {%- if not through -%}
+            {{- return(none) -}}
+        {%- endif -%}
+        {%- do read.update({upstream: "'" ~ through ~ "'::timestamptz"}) -%}
+    {%- endfor -%}
+    {%- set query -%}
+        select customers.customer_id from {{ ref('stg_crm__customers') }} as customers
+        where customers._loaded_at > {{ read['stg_crm__customers'] }}
+        union
+        select versions.customer_id from {{ ref('snap_crm__subscriptions') }} as versions
+        where versions.subscription_id in (
+            select subscriptions.subscription_id from {{ ref('stg_crm__subscriptions') }} as subscriptions
+            where subscriptions._loaded_at > {{ read['stg_crm__subscriptions'] }}
+        )
+        union
+        select accounts.customer_id from {{ ref('stg_billing__accounts') }} as accounts
+        where
+            accounts._loaded_at > {{ read['stg_billing__accounts'] }}
+            or accounts.account_id in (
+                select invoices.account_id from {{ ref('int_invoices_paid') }} as invoices
+                where invoices._loaded_at > {{ read['int_invoices_paid'] }}
+            )
+        union
+        ({{ vanished_customers(ref('stg_crm__customers')) }})
+    {%- endset -%}
+    {{- return(query) -}}
+{%- endmacro %}
+
+{#- The CTEs of the changed customers (and, with `accounts`, their billing accounts), placed first
+    in the model's `with`; none on a full build and on a table without a record. -#}
+{% macro customer_months_changed_ctes(accounts=false) -%}
+    {%- set changed = customer_months_changed() if execute and is_incremental() -%}
+    {%- if not changed -%}
+        {{ return('') }}
+    {%- endif %}
+changed_customers as materialized (
+
+    {{ changed }}
+
+),
+{% if accounts %}
+changed_accounts as materialized (
+
+    select account_id from {{ ref('stg_billing__accounts') }}
+    where customer_id in (select changed_customers.customer_id from changed_customers)
+
+),
+{% endif %}
+{%- endmacro %}
+
+{#- The rows this run builds (a condition on `customer_id` and `month_start_date`, SQL expressions):
+    `true` on a full build and on a table without a record. `changed`: where the changed customers
+    are read from (the CTE of `customer_months_changed_ctes()`), `key` its column compared with
+    `customer_id` (`changed_accounts` has `account_id`). -#}
+{% macro customer_months_scope(customer_id, month_start_date, changed='changed_customers', key='customer_id') -%}
+    {%- if not (execute and is_incremental()) or customer_months_changed() is none -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {{- return(
+        '(' ~ month_start_date ~ ' >= ' ~ customer_months_first_rebuilt()
+        ~ ' or ' ~ customer_id ~ ' in (select ' ~ key ~ ' from ' ~ changed ~ '))'
+    ) -}}
+{%- endmacro %}
+
+{#- The pre-hook: on an incremental run, the rows of the scope go, to be built again. -#}
+{% macro customer_months_delete_scope() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set changed = customer_months_changed() -%}
+    delete from {{ this }}
+    where {{ customer_months_scope('customer_id', 'month_start_date', '(' ~ changed ~ ') as changed' if changed) }}
+{%- endmacro %}

@@ -59,6 +59,8 @@ MODEL_MATERIALIZATIONS = {
     "stg_billing__invoice_lines": "incremental",
     "stg_billing__payments": "incremental",
     "int_invoices_paid": "incremental",
+    "int_customer_months_spined": "incremental",
+    "int_customer_months_billed": "incremental",
 }
 KEY_MERGED = {
     "stg_billing__invoices": "invoice_id",
@@ -68,6 +70,9 @@ KEY_MERGED = {
 }
 """Incremental models merged by key from the rows landed since (macros/latest_version.sql), not by a
 window of days: billing's staging, by source key, and the invoices with their payments."""
+CUSTOMER_MONTHS = ("int_customer_months_spined", "int_customer_months_billed")
+"""Incremental models whose runs delete and append again the month in progress and the months of the
+customers with a change landed since (macros/customer_months.sql)."""
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -155,15 +160,15 @@ def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[st
 
 
 def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, Any]) -> None:
-    """Every incremental model but the staging merged by key (`KEY_MERGED`, tested below) merges a
-    window of days (macros/merge_window.sql) on a date column it
+    """Every incremental model but those merged by key (`KEY_MERGED`) and the customer-months
+    (`CUSTOMER_MONTHS`), tested below, merges a window of days (macros/merge_window.sql) on a date column it
     has, indexed and recorded after a full build by post-hooks; one that reads raw reads the rows
     landed since its last run; and every data test attached to it reads that window on an
     incremental run."""
     incremental = [m for m in _models(manifest) if m["config"]["materialized"] == "incremental"]
     declared = {name for name, kind in MODEL_MATERIALIZATIONS.items() if kind == "incremental"}
     assert {m["name"] for m in incremental} >= declared
-    incremental = [m for m in incremental if m["name"] not in KEY_MERGED]
+    incremental = [m for m in incremental if m["name"] not in (*KEY_MERGED, *CUSTOMER_MONTHS)]
     for model in incremental:
         config_, name = model["config"], model["name"]
         column = config_["meta"].get("merge_window_column")
@@ -177,6 +182,32 @@ def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, 
         tests = [n for n in manifest["nodes"].values() if n.get("attached_node") == model["unique_id"]]
         assert tests, name
         assert all(t["config"]["where"] == "__merged__" for t in tests), name
+
+
+def test_customer_months_delete_and_append_their_scope_and_record_what_they_read(
+    manifest: dict[str, Any],
+) -> None:
+    """The customer-months delete the rows of their scope (a pre-hook) and append them again; they
+    record the latest `_loaded_at` of each upstream their scope reads the changes of, and index the
+    month through which a run finds the latest it holds. Their data tests read the whole table."""
+    reads = {"stg_crm__customers", "stg_crm__subscriptions", "stg_billing__accounts", "int_invoices_paid"}
+    nodes = manifest["nodes"]
+    for model in _models(manifest):
+        if model["name"] not in CUSTOMER_MONTHS:
+            continue
+        config_, name = model["config"], model["name"]
+        assert config_["incremental_strategy"] == "append", name
+        assert [h["sql"] for h in config_["pre-hook"]] == ["{{ customer_months_delete_scope() }}"], name
+        hooks = [hook["sql"] for hook in config_["post-hook"]]
+        assert "{{ merge_window_index() }}" in hooks and "{{ merge_window_record() }}" in hooks, name
+        assert config_["meta"]["merge_window_column"] == "month_start_date", name
+        assert set(config_["meta"]["merge_window_reads"]) == reads, name
+        assert "customer_months_changed_ctes(" in model["raw_code"], name
+        assert "customer_months_scope(" in model["raw_code"], name
+        upstream = {nodes[n]["name"] for n in model["depends_on"]["nodes"] if n in nodes}
+        assert upstream >= reads | {"snap_crm__subscriptions"}, f"{name} does not wait for {reads - upstream}"
+        tests = [n for n in nodes.values() if n.get("attached_node") == model["unique_id"]]
+        assert tests and not any(t["config"]["where"] for t in tests), name
 
 
 def test_models_merged_by_key_read_what_landed_since_from_sources_without_personal_columns(
@@ -1201,6 +1232,70 @@ def test_staging_merged_by_key_tests_the_rows_it_merged(
         built.execute(f"delete from {staged} where payment_id = 'Z0'")
         built.execute("delete from raw_billing.payments where _source_file = 'f9'")
         _build(dbt_database, "--select", "stg_billing__payments", "--full-refresh")
+
+
+@pytest.mark.integration
+def test_customer_months_build_again_the_month_in_progress_and_the_months_of_changed_customers(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """A run of the customer-months builds again every customer's month in progress and every month
+    of the customers with a change landed since (a CRM record: C2 moves; a payment of an old
+    invoice: C1's), and rewrites no other row (C3's closed months); a churn reported late removes
+    the months after it. Each time the tables equal a build in full."""
+    models = ("int_customer_months_spined", "int_customer_months_billed")
+    build = ("--select", "+int_customer_months_billed")
+
+    def rows(model: str, column: str = "xmin") -> dict[str, str]:
+        found = built.execute(f"select customer_month_id as id, {column}::text as v from intermediate.{model}")
+        return {r["id"]: r["v"] for r in found}
+
+    def contents() -> dict[str, list[Any]]:
+        return {m: built.execute(f"select * from intermediate.{m} order by 1").fetchall() for m in models}
+
+    def in_full() -> dict[str, list[Any]]:
+        _build(dbt_database, "--select", *models, "--full-refresh")
+        return contents()
+
+    _build(dbt_database, *build)  # the full build of the tests before, then a run: both record what they read
+    before = {m: rows(m) for m in models}
+    in_progress = built.execute("select max(month_start_date) as m from intermediate.int_months_observed")
+    month = in_progress.fetchone()["m"].strftime("%Y-%m")
+    built.execute(
+        _batches(
+            "insert into raw_crm.customers values ('C2','李四','F','2010-03-01',null,null,null,'浙江','杭州',null,"
+            "'2025-06-30 23:30+00','2026-09-30 08:00+00','b21','2026-12-05 08:00+00','f21',1);"
+            "insert into raw_billing.payments values "
+            "('Y21','I1',5.00,'settled','2026-09-28 00:00+00','2026-09-28 00:00+00','b21','2026-12-05 08:00+00','f21',1)"
+        )
+    )
+    try:
+        _build(dbt_database, *build)
+        for model in models:
+            rewritten = {k for k, v in rows(model).items() if before[model].get(k) != v}
+            changed = {k for k in before[model] if k.startswith(("C1|", "C2|"))}
+            assert rewritten == changed | {k for k in before[model] if k.endswith(month)}, model
+            assert f"C3|{month}" in rewritten and any(k.startswith("C3|") and k not in rewritten for k in before[model])
+        assert set(rows("int_customer_months_billed", "region").values()) - {"广东", "上海"} == {"浙江"}
+        merged = contents()
+        assert merged == in_full()
+
+        built.execute(  # C3's subscription reported churned in May, late: the months after it go
+            _batches(
+                "insert into raw_crm.subscriptions values ('S3','C3','13800138003','P19','畅享19元套餐',19,0,"
+                "'churned','2023-02-01 00:00+00','2026-05-10 00:00+00','voluntary','2026-05-10 00:00+00',"
+                "'b22','2026-12-05 09:00+00','f22',1)"
+            )
+        )
+        _build(dbt_database, *build)
+        spined = rows("int_customer_months_spined")
+        assert "C3|2026-05" in spined and not {f"C3|2026-0{m}" for m in (6, 7, 8, 9)} & spined.keys()
+        merged = contents()
+        assert merged == in_full()
+    finally:
+        built.execute("delete from raw_crm.customers where _source_file = 'f21'")
+        built.execute("delete from raw_crm.subscriptions where _source_file = 'f22'")
+        built.execute("delete from raw_billing.payments where _source_file = 'f21'")
+        _build(dbt_database, *build, "--full-refresh")
 
 
 @pytest.mark.integration

@@ -1,12 +1,13 @@
 {#-
-    The customer-months (`int_customer_months_billed`) are rebuilt in part on an incremental run:
+    The customer-months (`int_customer_months_spined`, `int_customer_months_billed`) are rebuilt in
+    part on an incremental run:
     every customer's month in progress changes each day (its days observed, its days in service), but
     a closed month changes only for a customer with a change landed since. A run deletes and builds
     again the rows of its scope (`customer_months_scope()`), and appends them:
 
     - the months from `customer_months_first_rebuilt()` on, for every customer: the latest month the
-      table holds (the month in progress of the last build) and any month the observed months
-      (`int_months_observed`) no longer hold as the table does (new, gone, or the first month moved);
+      table holds (the month in progress of the last build), the months after the latest observed
+      one (the data's last day moved back), and every month when the first observed month moved;
     - every month of the customers with a change landed since the table's last build
       (`customer_months_changed()`, from the `read_through` its record keeps for each upstream in
       `meta.merge_window_reads`: `merge_window_record()`, macros/merge_window.sql): a CRM record, a
@@ -14,23 +15,44 @@
       an invoice recounted with its payments (`int_invoices_paid`); and the customers of the
       published customer 360 that the CRM no longer has (`vanished_customers()`), whose rows go.
 
-    A billing record keeps its parent (an invoice its account, an account its customer: billing's
-    sources say so; `int_invoices_paid` relies on the same of a payment). A table without a record
+    A billing record is taken to keep its parent (an invoice its account, an account its customer,
+    as `int_invoices_paid` takes a payment to keep its invoice): docs/warehouse.md. A table without a record
     (built by an earlier telco-dw) is rebuilt whole, once. On a full build every row is built.
 -#}
 
 {#- The first month every customer's rows are rebuilt from (SQL date literal), read when the model is
-    rendered, before its pre-hook deletes anything; '-infinity' when there is nothing to keep. -#}
+    rendered, before its pre-hook deletes anything: the latest month the table holds, the latest
+    observed month, and the first observed month if it is not the one the table's record keeps
+    (`observed_from`, `customer_months_record()`), else the earlier of the two; '-infinity' when
+    there is nothing to keep. -#}
 {% macro customer_months_first_rebuilt() -%}
-    {%- set months = ref('int_months_observed') -%}
+    {%- set recorded = (merge_window_recorded(this) or {}).get('observed_from') -%}
+    {%- set recorded = "'" ~ recorded ~ "'::date" if recorded else 'null::date' -%}
     {%- set found = run_query(
-        "with kept as (select min(month_start_date) as first, max(month_start_date) as last from " ~ this ~ "),"
-        ~ " observed as (select min(month_start_date) as first, max(month_start_date) as last from " ~ months ~ ")"
-        ~ " select coalesce(least(kept.last, observed.last,"
-        ~ " case when kept.first is distinct from observed.first then least(kept.first, observed.first) end),"
-        ~ " '-infinity')::text from kept, observed"
+        "with kept as (select max(month_start_date) as last from " ~ this ~ "),"
+        ~ " observed as (select min(month_start_date) as first, max(month_start_date) as last from "
+        ~ ref('int_months_observed') ~ ")"
+        ~ " select coalesce(least(kept.last, observed.last, case when observed.first is distinct from "
+        ~ recorded ~ " then least(observed.first, " ~ recorded ~ ") end), '-infinity')::text from kept, observed"
     ) -%}
     {{- return("'" ~ found.columns[0].values()[0] ~ "'::date") -}}
+{%- endmacro %}
+
+{#- A post-hook after `merge_window_record()`: the first observed month of this build joins the
+    record (`observed_from`), so the next run knows whether it moved. The first month a table holds
+    a row in may be later (no customer in service nor invoiced in it). -#}
+{% macro customer_months_record() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set relation = dbt.string_literal(this | string) -%}
+    do $customer_months_record$
+    begin
+        execute format('comment on table %s is %L', {{ relation }},
+            obj_description({{ relation }}::regclass, 'pg_class')::jsonb || jsonb_build_object(
+                'observed_from', (select min(month_start_date) from {{ ref('int_months_observed') }})
+            ));
+    end $customer_months_record$
 {%- endmacro %}
 
 {#- The customers with a change landed since the table's last build (a query of `customer_id`), or

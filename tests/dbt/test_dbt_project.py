@@ -188,8 +188,9 @@ def test_customer_months_delete_and_append_their_scope_and_record_what_they_read
     manifest: dict[str, Any],
 ) -> None:
     """The customer-months delete the rows of their scope (a pre-hook) and append them again; they
-    record the latest `_loaded_at` of each upstream their scope reads the changes of, and index the
-    month through which a run finds the latest it holds. Their data tests read the whole table."""
+    record the latest `_loaded_at` of each upstream their scope reads the changes of, and the first
+    observed month (after `merge_window_record()`), and index the month through which a run finds the
+    latest it holds. Their data tests read the whole table."""
     reads = {"stg_crm__customers", "stg_crm__subscriptions", "stg_billing__accounts", "int_invoices_paid"}
     nodes = manifest["nodes"]
     for model in _models(manifest):
@@ -199,7 +200,8 @@ def test_customer_months_delete_and_append_their_scope_and_record_what_they_read
         assert config_["incremental_strategy"] == "append", name
         assert [h["sql"] for h in config_["pre-hook"]] == ["{{ customer_months_delete_scope() }}"], name
         hooks = [hook["sql"] for hook in config_["post-hook"]]
-        assert "{{ merge_window_index() }}" in hooks and "{{ merge_window_record() }}" in hooks, name
+        recorded = ["{{ merge_window_index() }}", "{{ merge_window_record() }}", "{{ customer_months_record() }}"]
+        assert hooks[-3:] == recorded, name
         assert config_["meta"]["merge_window_column"] == "month_start_date", name
         assert set(config_["meta"]["merge_window_reads"]) == reads, name
         assert "customer_months_changed_ctes(" in model["raw_code"], name
@@ -1265,7 +1267,8 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
             "insert into raw_crm.customers values ('C2','李四','F','2010-03-01',null,null,null,'浙江','杭州',null,"
             "'2025-06-30 23:30+00','2026-09-30 08:00+00','b21','2026-12-05 08:00+00','f21',1);"
             "insert into raw_billing.payments values "
-            "('Y21','I1',5.00,'settled','2026-09-28 00:00+00','2026-09-28 00:00+00','b21','2026-12-05 08:00+00','f21',1)"
+            "('Y21','I1',5.00,'settled','2026-09-28 00:00+00','2026-09-28 00:00+00','b21',"
+            "'2026-12-05 08:00+00','f21',1)"
         )
     )
     try:

@@ -1,9 +1,9 @@
 {#-
     The customer-months (`int_customer_months_spined`, `int_customer_months_billed`) are rebuilt in
-    part on an incremental run:
-    every customer's month in progress changes each day (its days observed, its days in service), but
-    a closed month changes only for a customer with a change landed since. A run deletes and builds
-    again the rows of its scope (`customer_months_scope()`), and appends them:
+    part on an incremental run: every customer's month in progress changes each day (its days
+    observed, its days in service), but a closed month changes only for a customer with a change
+    landed since. A run deletes the rows of its scope (`customer_months_scope()`), builds them
+    again and appends them:
 
     - the months from `customer_months_first_rebuilt()` on, for every customer: the latest month the
       table holds (the month in progress of the last build), the months after the latest observed
@@ -16,8 +16,8 @@
       published customer 360 that the CRM no longer has (`vanished_customers()`), whose rows go.
 
     A billing record is taken to keep its parent (an invoice its account, an account its customer,
-    as `int_invoices_paid` takes a payment to keep its invoice): docs/warehouse.md. A table without a record
-    (built by an earlier telco-dw) is rebuilt whole, once. On a full build every row is built.
+    as `int_invoices_paid` takes a payment to keep its invoice; docs/warehouse.md). A table without
+    a record (built by an earlier telco-dw) is rebuilt whole, once. A full build builds every row.
 -#}
 
 {#- The first month every customer's rows are rebuilt from (SQL date literal), read when the model is

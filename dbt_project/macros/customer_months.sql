@@ -1,9 +1,9 @@
 {#-
-    The customer-months (`int_customer_months_spined`, `int_customer_months_billed`) are rebuilt in
-    part on an incremental run: every customer's month in progress changes each day (its days
-    observed, its days in service), but a closed month changes only for a customer with a change
-    landed since. A run deletes the rows of its scope (`customer_months_scope()`), builds them
-    again and appends them:
+    The customer-months (`int_customer_months_billed`) are rebuilt in part on an incremental run:
+    every customer's month in progress changes each day (its days observed, its days in service),
+    but a closed month changes only for a customer with a change landed since. A run deletes the
+    rows of its scope (`customer_months_delete_scope()`), builds them again (`customer_months_scope()`)
+    and appends them:
 
     - the months from `customer_months_first_rebuilt()` on, for every customer: the latest month the
       table holds (the month in progress of the last build), the months after the latest observed
@@ -111,26 +111,40 @@ changed_accounts as materialized (
 {% endif %}
 {%- endmacro %}
 
-{#- The rows this run builds (a condition on `customer_id` and `month_start_date`, SQL expressions):
-    `true` on a full build and on a table without a record. `changed`: where the changed customers
-    are read from (the CTE of `customer_months_changed_ctes()`), `key` its column compared with
-    `customer_id` (`changed_accounts` has `account_id`). -#}
-{% macro customer_months_scope(customer_id, month_start_date, changed='changed_customers', key='customer_id') -%}
+{#- The rows this run builds, read through a left join of the changed customers (`in_scope`; a
+    join, not `in (...)` under the `or`: a subquery the planner expects to be large is not hashed
+    but scanned again for each row, and at 1M customers it expected a million changed customers).
+    `customer_months_scope_join(customer_id)`: the join on `customer_id` (an SQL expression) of
+    `changed` (the CTE of `customer_months_changed_ctes()`) by its column `key`;
+    `customer_months_scope(month_start_date)`: the condition. No join and `true` on a full build and
+    on a table without a record. -#}
+{% macro customer_months_scope_join(customer_id, changed='changed_customers', key='customer_id') -%}
+    {%- if not (execute and is_incremental()) or customer_months_changed() is none -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {{- return('left join ' ~ changed ~ ' as in_scope on in_scope.' ~ key ~ ' = ' ~ customer_id) -}}
+{%- endmacro %}
+
+{% macro customer_months_scope(month_start_date, key='customer_id') -%}
     {%- if not (execute and is_incremental()) or customer_months_changed() is none -%}
         {{- return('true') -}}
     {%- endif -%}
     {{- return(
-        '(' ~ month_start_date ~ ' >= ' ~ customer_months_first_rebuilt()
-        ~ ' or ' ~ customer_id ~ ' in (select ' ~ key ~ ' from ' ~ changed ~ '))'
+        '(' ~ month_start_date ~ ' >= ' ~ customer_months_first_rebuilt() ~ ' or in_scope.' ~ key ~ ' is not null)'
     ) -}}
 {%- endmacro %}
 
-{#- The pre-hook: on an incremental run, the rows of the scope go, to be built again. -#}
+{#- The pre-hook: on an incremental run, the rows of the scope go, to be built again (two deletes, the
+    second a join; everything without a record). -#}
 {% macro customer_months_delete_scope() -%}
     {%- if not (execute and is_incremental()) -%}
         {{ return('') }}
     {%- endif -%}
     {%- set changed = customer_months_changed() -%}
-    delete from {{ this }}
-    where {{ customer_months_scope('customer_id', 'month_start_date', '(' ~ changed ~ ') as changed' if changed) }}
+    {%- if changed is none -%}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }} where month_start_date >= {{ customer_months_first_rebuilt() }};
+        delete from {{ this }} as kept using ({{ changed }}) as changed where kept.customer_id = changed.customer_id
+    {%- endif -%}
 {%- endmacro %}

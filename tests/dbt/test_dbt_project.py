@@ -59,7 +59,6 @@ MODEL_MATERIALIZATIONS = {
     "stg_billing__invoice_lines": "incremental",
     "stg_billing__payments": "incremental",
     "int_invoices_paid": "incremental",
-    "int_customer_months_spined": "incremental",
     "int_customer_months_billed": "incremental",
 }
 KEY_MERGED = {
@@ -70,7 +69,7 @@ KEY_MERGED = {
 }
 """Incremental models merged by key from the rows landed since (macros/latest_version.sql), not by a
 window of days: billing's staging, by source key, and the invoices with their payments."""
-CUSTOMER_MONTHS = ("int_customer_months_spined", "int_customer_months_billed")
+CUSTOMER_MONTHS = ("int_customer_months_billed",)
 """Incremental models whose runs delete and append again the month in progress and the months of the
 customers with a change landed since (macros/customer_months.sql)."""
 
@@ -1243,23 +1242,23 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     """A run of the customer-months builds again every customer's month in progress and every month
     of the customers with a change landed since (a CRM record: C2 moves; a payment of an old
     invoice: C1's), and rewrites no other row (C3's closed months); a churn reported late removes
-    the months after it. Each time the tables equal a build in full."""
-    models = ("int_customer_months_spined", "int_customer_months_billed")
+    the months after it. Each time the table equals a build in full."""
+    months = "intermediate.int_customer_months_billed"
     build = ("--select", "+int_customer_months_billed")
 
-    def rows(model: str, column: str = "xmin") -> dict[str, str]:
-        found = built.execute(f"select customer_month_id as id, {column}::text as v from intermediate.{model}")
+    def rows(column: str = "xmin") -> dict[str, str]:
+        found = built.execute(f"select customer_month_id as id, {column}::text as v from {months}")
         return {r["id"]: r["v"] for r in found}
 
-    def contents() -> dict[str, list[Any]]:
-        return {m: built.execute(f"select * from intermediate.{m} order by 1").fetchall() for m in models}
+    def contents() -> list[dict[str, Any]]:
+        return built.execute(f"select * from {months} order by 1").fetchall()
 
-    def in_full() -> dict[str, list[Any]]:
-        _build(dbt_database, "--select", *models, "--full-refresh")
+    def in_full() -> list[dict[str, Any]]:
+        _build(dbt_database, "--select", "int_customer_months_billed", "--full-refresh")
         return contents()
 
     _build(dbt_database, *build)  # the full build of the tests before, then a run: both record what they read
-    before = {m: rows(m) for m in models}
+    before = rows()
     in_progress = built.execute("select max(month_start_date) as m from intermediate.int_months_observed")
     month = in_progress.fetchone()["m"].strftime("%Y-%m")
     built.execute(
@@ -1273,12 +1272,11 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     )
     try:
         _build(dbt_database, *build)
-        for model in models:
-            rewritten = {k for k, v in rows(model).items() if before[model].get(k) != v}
-            changed = {k for k in before[model] if k.startswith(("C1|", "C2|"))}
-            assert rewritten == changed | {k for k in before[model] if k.endswith(month)}, model
-            assert f"C3|{month}" in rewritten and any(k.startswith("C3|") and k not in rewritten for k in before[model])
-        assert set(rows("int_customer_months_billed", "region").values()) - {"广东", "上海"} == {"浙江"}
+        rewritten = {k for k, v in rows().items() if before.get(k) != v}
+        changed = {k for k in before if k.startswith(("C1|", "C2|"))}
+        assert rewritten == changed | {k for k in before if k.endswith(month)}
+        assert f"C3|{month}" in rewritten and any(k.startswith("C3|") and k not in rewritten for k in before)
+        assert set(rows("region").values()) - {"广东", "上海"} == {"浙江"}
         merged = contents()
         assert merged == in_full()
 
@@ -1290,8 +1288,8 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
             )
         )
         _build(dbt_database, *build)
-        spined = rows("int_customer_months_spined")
-        assert "C3|2026-05" in spined and not {f"C3|2026-0{m}" for m in (6, 7, 8, 9)} & spined.keys()
+        kept = rows()
+        assert "C3|2026-05" in kept and not {f"C3|2026-0{m}" for m in (6, 7, 8, 9)} & kept.keys()
         merged = contents()
         assert merged == in_full()
     finally:

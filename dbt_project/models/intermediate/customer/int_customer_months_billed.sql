@@ -16,8 +16,9 @@ customers as (
 
 customer_months as (
 
-    select * from {{ ref('int_customer_months_spined') }}
-    where {{ customer_months_scope('customer_id', 'month_start_date') }}
+    select spined.* from {{ ref('int_customer_months_spined') }} as spined
+    {{ customer_months_scope_join('spined.customer_id') }}
+    where {{ customer_months_scope('spined.month_start_date') }}
 
 ),
 
@@ -35,8 +36,9 @@ accounts as (
 
 invoices as (
 
-    select * from {{ ref('int_invoices_paid') }}
-    where {{ customer_months_scope('account_id', 'billing_month', 'changed_accounts', key='account_id') }}
+    select paid.* from {{ ref('int_invoices_paid') }} as paid
+    {{ customer_months_scope_join('paid.account_id', 'changed_accounts', key='account_id') }}
+    where {{ customer_months_scope('paid.billing_month', key='account_id') }}
 
 ),
 

@@ -1,11 +1,5 @@
--- Incremental (dbt_project.yml): a run builds again the month in progress of every customer and every
--- month of the customers with a change landed since (macros/customer_months.sql); its pre-hook has
--- deleted those rows, and they are appended.
--- depends_on: {{ ref('snap_crm__subscriptions') }}, {{ ref('stg_crm__subscriptions') }}
--- depends_on: {{ ref('stg_billing__accounts') }}, {{ ref('int_invoices_paid') }} (read on incremental runs)
-
 with
-{{ customer_months_changed_ctes() }}
+
 customers as (
 
     select * from {{ ref('stg_crm__customers') }}
@@ -62,8 +56,7 @@ spined as (
     from customer_periods
     inner join months
         on
-            {{ customer_months_scope('customer_periods.customer_id', 'months.month_start_date') }}
-            and customer_periods.first_activated_at < (months.observed_through_date + 1)::timestamp at time zone 'UTC'
+            customer_periods.first_activated_at < (months.observed_through_date + 1)::timestamp at time zone 'UTC'
             and (
                 customer_periods.churned_at is null
                 or customer_periods.churned_at >= months.month_start_date::timestamp at time zone 'UTC'

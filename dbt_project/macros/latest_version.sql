@@ -29,8 +29,8 @@
     `_loaded_at` (macros/merge_window.sql). `int_invoices_paid` reads the staged invoices and
     payments with it the same way (billing's tables land one batch after another).
 -#}
-{% macro landed_since_kept() -%}
-    {%- if not (execute and is_incremental()) -%}
+{% macro landed_since_kept(needs=[]) -%}
+    {%- if not (execute and is_incremental()) or kept_lacks(needs) -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set found = run_query('select max(_loaded_at)::text from ' ~ this) -%}
@@ -45,8 +45,8 @@
     one (the rule of `latest_version`: the newest `updated_at`, then the latest load); the model's
     `unique_key` merge then writes them. On a full build, the rows of `landed`.
 -#}
-{% macro latest_of_landed_and_kept(landed, key, updated_at='updated_at') -%}
-    {%- if not (execute and is_incremental()) -%}
+{% macro latest_of_landed_and_kept(landed, key, updated_at='updated_at', needs=[]) -%}
+    {%- if not (execute and is_incremental()) or kept_lacks(needs) -%}
         select * from {{ landed }}
     {%- else -%}
         {%- set columns = [] -%}
@@ -63,6 +63,18 @@
         {%- endset -%}
         {{ telco_dw.deduplicate(versions, key, updated_at ~ ' desc nulls last, _loaded_at desc nulls last') }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Whether this table lacks any of `columns` (built by an earlier telco-dw): then a run reads every
+    raw row (`landed_since_kept(needs=...)`), keeps the latest version of each key among them
+    (`latest_of_landed_and_kept(..., needs=...)`), and its merge writes every key with the columns
+    added (`on_schema_change: append_new_columns`): a rebuild, once. -#}
+{% macro kept_lacks(columns) -%}
+    {%- if not columns -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set kept = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {{ return(columns | reject('in', kept) | list | length > 0) }}
 {%- endmacro %}
 
 {#- A pre-hook of these models: on an incremental run, the record (the table's comment) of the

@@ -120,9 +120,10 @@ def row_number_sequence(table: Table) -> str:
     return f"{table.schema}.{table.name}__row_number"
 
 
-NULLED_IN_PLACE = {("raw_network", "subscriber_experience_daily"): "msisdn"}
-"""Raw tables whose staging drops the rows whose number the privacy jobs null in place (the post-hook
-of ``stg_network__subscriber_experience_daily``), by table -> the nulled column. A partial index on
+NULLED_IN_PLACE = {("raw_network", "subscriber_experience_daily"): "msisdn", ("raw_crm", "subscriptions"): "msisdn"}
+"""Raw tables whose incremental staging follows the numbers the privacy jobs null in place (the
+post-hooks of ``stg_network__subscriber_experience_daily``, which drops the day, and
+``stg_crm__subscriptions``, which nulls the token), by table -> the nulled column. A partial index on
 those rows (empty until privacy nulls one) lets every dbt run find them without reading the table."""
 
 

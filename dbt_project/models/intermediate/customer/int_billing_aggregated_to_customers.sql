@@ -1,15 +1,23 @@
-with
+-- Incremental (dbt_project.yml): a run builds again the customers with an account or an invoice
+-- recounted (a payment) landed since (macros/changed_customers.sql); its pre-hook has deleted their
+-- rows, and they are appended. Nothing here depends on the as-of day.
 
+with
+{{ changed_customers_ctes(accounts=true) }}
 accounts as (
 
-    select * from {{ ref('stg_billing__accounts') }}
+    select kept.* from {{ ref('stg_billing__accounts') }} as kept
+    {{ changed_customers_join('kept.customer_id') }}
+    where {{ changed_customers_scope() }}
 
 ),
 
 -- each invoice with its payments counted by their latest status
 invoices as (
 
-    select * from {{ ref('int_invoices_paid') }}
+    select paid.* from {{ ref('int_invoices_paid') }} as paid
+    {{ changed_customers_join('paid.account_id', 'changed_accounts', key='account_id') }}
+    where {{ changed_customers_scope(key='account_id') }}
 
 ),
 

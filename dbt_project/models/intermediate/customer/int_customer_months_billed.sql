@@ -4,7 +4,7 @@
 -- depends_on: {{ ref('snap_crm__subscriptions') }}, {{ ref('stg_crm__subscriptions') }} (read on incremental runs)
 
 with
-{{ customer_months_changed_ctes(accounts=true) }}
+{{ changed_customers_ctes(accounts=true) }}
 customers as (
 
     select
@@ -17,7 +17,7 @@ customers as (
 customer_months as (
 
     select spined.* from {{ ref('int_customer_months_spined') }} as spined
-    {{ customer_months_scope_join('spined.customer_id') }}
+    {{ changed_customers_join('spined.customer_id') }}
     where {{ customer_months_scope('spined.month_start_date') }}
 
 ),
@@ -37,7 +37,7 @@ accounts as (
 invoices as (
 
     select paid.* from {{ ref('int_invoices_paid') }} as paid
-    {{ customer_months_scope_join('paid.account_id', 'changed_accounts', key='account_id') }}
+    {{ changed_customers_join('paid.account_id', 'changed_accounts', key='account_id') }}
     where {{ customer_months_scope('paid.billing_month', key='account_id') }}
 
 ),

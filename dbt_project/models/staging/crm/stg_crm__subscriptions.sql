@@ -1,8 +1,25 @@
+{{
+    config(
+        post_hook=[
+            "update {{ this }} as staged set msisdn_token = null from {{ source('raw_crm', 'subscriptions') }} as landed where landed.msisdn is null and landed._batch_id = staged._batch_id and landed._row_number = staged._row_number and staged.msisdn_token is not null"
+        ]
+    )
+}}
+{#- Merged by key (dbt_project.yml; macros/latest_version.sql): a table rebuilt each run tokenised
+    every number of the CRM again (a call of privacy.token each, the dearest step of a rebuild). A run
+    tokenises the versions landed since and keeps, per subscription, the latest of those and the row
+    it holds. The post-hook nulls the token of every kept version whose landed number privacy has
+    since nulled in raw (erasure, retention; found through the raw table's partial index on such rows),
+    as a rebuild would: each row keeps the landed row's `_batch_id` and `_row_number` for that (a table
+    staged without them, by an earlier telco-dw, is staged again whole, once). -#}
+
 with
 
 source as (
 
     select * from {{ source('raw_crm', 'subscriptions') }}
+    -- the rows landed since the latest this table holds (every row on a full build)
+    where {{ landed_since_kept(needs=['_batch_id', '_row_number']) }}
 
 ),
 
@@ -29,11 +46,21 @@ renamed as (
         deactivated_at,
         churn_type,
         updated_at,
+        _batch_id,
+        _row_number,
         -- when the kept version landed: the customer-days re-assign the numbers of the subscriptions
         -- landed since their last run (int_subscriber_days_aggregated_to_customers)
         _loaded_at
     from latest
 
+),
+
+-- an incremental run merges, for each key landed since, its latest version between those rows and
+-- the row kept (macros/latest_version.sql)
+merged as (
+
+    {{ latest_of_landed_and_kept('renamed', 'subscription_id', needs=['_batch_id', '_row_number']) }}
+
 )
 
-select * from renamed
+select * from merged

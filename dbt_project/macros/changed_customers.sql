@@ -1,0 +1,131 @@
+{#-
+    Customer-keyed incremental models: the customers with a change landed since the table's last
+    build, from the `read_through` watermarks its record keeps for each upstream model in
+    `meta.merge_window_reads` (`merge_window_record()`, macros/merge_window.sql). Each upstream
+    names the customers its changes reach:
+
+    - `stg_crm__customers`: the CRM customers landed since; and the customers of the published
+      customer 360 that the CRM no longer has (`vanished_customers()`), whose rows go;
+    - `stg_crm__subscriptions`: every customer that held a subscription landed since (its
+      snapshotted versions, `snap_crm__subscriptions`);
+    - `stg_billing__accounts`: the customers of the accounts landed since;
+    - `int_invoices_paid`: the customers of the accounts of the invoices recounted since (an invoice
+      with a payment landed since).
+
+    A billing record is taken to keep its parent (an invoice its account, an account its customer,
+    as `int_invoices_paid` takes a payment to keep its invoice; docs/warehouse.md).
+
+    Used by `int_customer_months_billed` (macros/customer_months.sql, with its months in progress)
+    and `int_billing_aggregated_to_customers`, whose runs delete and append again their rows of
+    those customers (`changed_customers_delete()`, a pre-hook) instead of every customer's.
+-#}
+
+{#- The changed customers (a query of `customer_id`), or none when the table has no record of what
+    it read (built by an earlier telco-dw, or in full). -#}
+{% macro changed_customers() -%}
+    {%- set reads = config.get('meta', {}).get('merge_window_reads') or [] -%}
+    {%- set through = {} -%}
+    {%- for upstream in reads -%}
+        {%- set read = merge_window_read_through(upstream) -%}
+        {%- if not read -%}
+            {{- return(none) -}}
+        {%- endif -%}
+        {%- do through.update({upstream: "'" ~ read ~ "'::timestamptz"}) -%}
+    {%- endfor -%}
+    {%- set branches = [] -%}
+    {%- for upstream in reads -%}
+        {%- if upstream == 'stg_crm__customers' -%}
+            {%- do branches.append(
+                'select customers.customer_id from ' ~ ref('stg_crm__customers') ~ ' as customers'
+                ~ ' where customers._loaded_at > ' ~ through[upstream]
+            ) -%}
+            {%- do branches.append('(' ~ vanished_customers(ref('stg_crm__customers')) ~ ')') -%}
+        {%- elif upstream == 'stg_crm__subscriptions' -%}
+            {%- do branches.append(
+                'select versions.customer_id from ' ~ ref('snap_crm__subscriptions') ~ ' as versions'
+                ~ ' where versions.subscription_id in (select subscriptions.subscription_id from '
+                ~ ref('stg_crm__subscriptions') ~ ' as subscriptions where subscriptions._loaded_at > '
+                ~ through[upstream] ~ ')'
+            ) -%}
+        {%- elif upstream == 'stg_billing__accounts' -%}
+            {%- do branches.append(
+                'select accounts.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
+                ~ ' where accounts._loaded_at > ' ~ through[upstream]
+            ) -%}
+        {%- elif upstream == 'int_invoices_paid' -%}
+            {%- do branches.append(
+                'select accounts.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
+                ~ ' where accounts.account_id in (select invoices.account_id from ' ~ ref('int_invoices_paid')
+                ~ ' as invoices where invoices._loaded_at > ' ~ through[upstream] ~ ')'
+            ) -%}
+        {%- else -%}
+            {%- do exceptions.raise_compiler_error(
+                this.identifier ~ ': changed_customers() knows no customers of the changes of ' ~ upstream
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(branches | join('\nunion\n')) -}}
+{%- endmacro %}
+
+{#- The CTEs of the changed customers (and, with `accounts`, their billing accounts), placed first
+    in the model's `with`; none on a full build and on a table without a record. -#}
+{% macro changed_customers_ctes(accounts=false) -%}
+    {%- set changed = changed_customers() if execute and is_incremental() -%}
+    {%- if not changed -%}
+        {{ return('') }}
+    {%- endif %}
+changed_customers as materialized (
+
+    {{ changed }}
+
+),
+{% if accounts %}
+changed_accounts as materialized (
+
+    select account_id from {{ ref('stg_billing__accounts') }}
+    where customer_id in (select changed_customers.customer_id from changed_customers)
+
+),
+{% endif %}
+{%- endmacro %}
+
+{#- The rows this run builds, read through a left join of the changed customers (`in_scope`; a
+    join, not `in (...)`: a subquery the planner expects to be large is not hashed but scanned again
+    for each row, and at 1M customers it expected a million changed customers). The join on
+    `customer_id` (an SQL expression) of `changed` (a CTE of `changed_customers_ctes()`) by its
+    column `key`; none on a full build and on a table without a record. -#}
+{% macro changed_customers_join(customer_id, changed='changed_customers', key='customer_id') -%}
+    {%- if not (execute and is_incremental()) or changed_customers() is none -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {{- return('left join ' ~ changed ~ ' as in_scope on in_scope.' ~ key ~ ' = ' ~ customer_id) -}}
+{%- endmacro %}
+
+{#- The condition of a row of a changed customer (through `changed_customers_join()`); `true` on a
+    full build and on a table without a record. -#}
+{% macro changed_customers_scope(key='customer_id') -%}
+    {%- if not (execute and is_incremental()) or changed_customers() is none -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {{- return('in_scope.' ~ key ~ ' is not null') -}}
+{%- endmacro %}
+
+{#- A pre-hook of a customer-keyed model: on an incremental run, the rows of the changed customers
+    go, to be built again (every row without a record). -#}
+{% macro changed_customers_delete() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set changed = changed_customers() -%}
+    {%- if changed is none -%}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }} as kept using ({{ changed }}) as changed where kept.customer_id = changed.customer_id
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A post-hook of a customer-keyed model: the unique index on `customer_id`, through which its
+    pre-hook deletes the changed customers' rows (a no-op once it exists). -#}
+{% macro changed_customers_index() -%}
+    create unique index if not exists {{ adapter.quote(this.identifier ~ '__customer') }} on {{ this }} (customer_id)
+{%- endmacro %}

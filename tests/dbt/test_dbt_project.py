@@ -778,7 +778,7 @@ def test_a_row_that_breaks_a_row_rule_fails_its_model_and_keeps_the_table(
     built.execute(
         _batches(
             "insert into raw_crm.subscriptions values ('S3','C3','13800138003','P19','畅享19元套餐',19,0,"
-            "'paused','2023-02-01 00:00+00',null,null,'2026-09-30 00:00+00','b23','2026-10-03','f23',1)"
+            "'paused','2023-02-01 00:00+00',null,null,'2026-09-30 00:00+00','b23','2026-12-07 07:00+00','f23',1)"
         )
     )
     try:
@@ -1484,9 +1484,9 @@ def test_staged_subscriptions_merge_the_versions_landed_since_and_follow_privacy
         _batches(
             "insert into raw_crm.subscriptions values "
             "('S1','C1','13800138001','P199','5G尊享199元套餐',199,24,'active','2024-01-10 08:00+00',null,null,"
-            "'2026-10-02 08:00+00','b9','2026-10-03','f9',1),"
+            "'2026-10-02 08:00+00','b9','2026-12-07 08:00+00','f9',1),"
             "('S3','C3','13800138003','P59','畅享59元套餐',59,12,'active','2023-02-01 00:00+00',null,null,"
-            "'2022-01-01 00:00+00','b9','2026-10-03','f9',2)"
+            "'2022-01-01 00:00+00','b9','2026-12-07 08:00+00','f9',2)"
         )
     )
     try:

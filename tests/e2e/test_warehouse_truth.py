@@ -374,9 +374,21 @@ def test_a_critical_fault_in_the_candidate_blocks_publishing_and_leaves_the_mart
 
 
 def test_a_warning_is_published_and_recorded(built: str) -> None:
+    """A CRM correction lands a negative fee for one customer's subscriptions (a new version of each,
+    landed after everything else): the GX warning is recorded and the marts are published."""
+    columns = (
+        "subscription_id, customer_id, msisdn, plan_code, plan_name, monthly_fee, contract_months, status, "
+        "activated_at, deactivated_at, churn_type, updated_at"
+    )
     with psycopg.connect(built, autocommit=True) as conn:
         customer = _first_customer(conn, "raw_crm.subscriptions")
-        conn.execute("update raw_crm.subscriptions set monthly_fee = -1 where customer_id = %s", (customer,))
+        conn.execute(
+            f"insert into raw_crm.subscriptions ({columns}, _batch_id, _loaded_at, _source_file) "
+            f"select distinct on (subscription_id) {columns.replace('monthly_fee', '-1')}, gen_random_uuid(), "
+            "now(), 'test_warning.csv' from raw_crm.subscriptions where customer_id = %s "
+            "order by subscription_id, updated_at desc, _loaded_at desc",
+            (customer,),
+        )
     done = rebuild(built, "test_warehouse_truth/warning")  # raises if refused
     assert done.status == "published" and done.tables["dim_customers"] > 0
     with psycopg.connect(built) as conn:

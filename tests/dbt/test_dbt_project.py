@@ -203,11 +203,11 @@ def test_models_rebuilt_in_full_enforce_their_row_rules_as_constraints(manifest:
 
 
 def test_incremental_models_merge_and_test_a_window_of_days(manifest: dict[str, Any]) -> None:
-    """Every incremental model but those merged by key (`KEY_MERGED`) and the customer-months
-    (`CUSTOMER_MONTHS`), tested below, merges a window of days (macros/merge_window.sql) on a date column it
-    has, indexed and recorded after a full build by post-hooks; one that reads raw reads the rows
-    landed since its last run; and every data test attached to it reads that window on an
-    incremental run."""
+    """Every incremental model but those merged by key (`KEY_MERGED`), the customer-months
+    (`CUSTOMER_MONTHS`) and the customer-keyed models (`CUSTOMER_KEYED`), tested below, merges a
+    window of days (macros/merge_window.sql) on a date column it has, indexed and recorded after a
+    full build by post-hooks; one that reads raw reads the rows landed since its last run; and every
+    data test attached to it reads that window on an incremental run."""
     incremental = [m for m in _models(manifest) if m["config"]["materialized"] == "incremental"]
     declared = {name for name, kind in MODEL_MATERIALIZATIONS.items() if kind == "incremental"}
     assert {m["name"] for m in incremental} >= declared

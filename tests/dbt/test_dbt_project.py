@@ -1113,7 +1113,8 @@ def test_customer_days_assign_again_the_numbers_of_subscriptions_landed_since(
 
 def _window_from_every_day(conn: psycopg.Connection[dict[str, Any]]) -> list[dict[str, Any]]:
     """The 90-day experience window of each customer read from every customer-day, as
-    int_network_experience_aggregated_to_customers computed it before it added up weekly sums."""
+    int_network_experience_aggregated_to_customers computed it before it added up weekly sums and
+    slid from its last build's sums: the sums it keeps, and the score and share from them."""
     return conn.execute(
         """
         with as_of as (select max(observed_through_date) as day from intermediate.int_months_observed),
@@ -1127,6 +1128,9 @@ def _window_from_every_day(conn: psycopg.Connection[dict[str, Any]]) -> list[dic
         )
         select customer_id, count(*) as recent_usage_day_count,
             count(*) filter (where volume_mb > 0) as recent_active_day_count,
+            count(score) as scored_day_count, coalesce(sum(score), 0) as experience_score_sum,
+            count(avg_rsrp_dbm) as rsrp_day_count,
+            count(*) filter (where avg_rsrp_dbm <= -105) as poor_coverage_day_count,
             round(avg(score), 2) as network_experience_score,
             round(1.0 * count(*) filter (where avg_rsrp_dbm <= -105) / nullif(count(avg_rsrp_dbm), 0), 6)
                 as poor_coverage_share
@@ -1197,6 +1201,79 @@ def test_experience_window_adds_up_the_weeks_of_the_customer_days_written_since(
     after = {r["id"]: r["v"] for r in built.execute(f"select customer_week_id as id, xmin::text as v from {weeks}")}
     others = set(versions) - {f"C1@{late_week}"}
     assert {k: after[k] for k in others} == {k: versions[k] for k in others}, "weeks without a new day rewritten"
+    assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
+
+
+@pytest.mark.integration
+def test_experience_window_slides_from_its_last_sums_and_sums_again_the_customers_written_since(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """When the as-of day moves on, the 90-day window slides: each customer's sums of the last build,
+    plus the days that entered, minus the days that left. A customer with a day of the last window
+    written since is summed again whole. The sums of the last build are what a slide starts from
+    (an offset planted in them is carried by a customer without a new day, and gone for one with
+    one); a whole sum (the as-of day moved back, `--full-refresh`) starts from the customer-days
+    only. Every other figure equals the window read from every customer-day."""
+    window = "intermediate.int_network_experience_aggregated_to_customers"
+    build = (
+        "--select",
+        "int_months_observed",
+        "stg_network__subscriber_experience_daily",
+        "int_subscriber_days_aggregated_to_customers",
+        "int_customer_weeks_experienced",
+        window.split(".")[1],
+    )
+    as_of = built.execute("select max(observed_through_date) as day from intermediate.int_months_observed")
+    as_of = as_of.fetchone()["day"]
+    built.execute(  # C3's first day of the window (it leaves when the window moves on by one) and one later
+        _batches(
+            "insert into raw_network.subscriber_experience_daily values "
+            f"('{as_of - timedelta(days=89)}','13800138003','460001234567893','35000000000003','CELL1',1.0,9.0,"
+            "-80.0,'b24','2026-12-04 10:00+00','f24',1),"
+            f"('{as_of - timedelta(days=10)}','13800138003','460001234567893','35000000000003','CELL1',2.0,9.0,"
+            "-100.0,'b24','2026-12-04 10:00+00','f24',2)"
+        )
+    )
+    _build(dbt_database, *build)
+    assert _recorded(built, window)["as_of_date"] == as_of.isoformat()
+    assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
+    planted = 25  # a quarter of a day's score of 100 that no customer-day holds (C3's score stays in 0-100)
+    built.execute(f"update {window} set experience_score_sum = experience_score_sum + {planted} where customer_id in ('C1', 'C3')")
+    c1_day = built.execute(  # a day of C1's in the window, delivered again with other figures
+        "select max(usage_date) as day from intermediate.int_subscriber_days_aggregated_to_customers "
+        f"where customer_id = 'C1' and usage_date > '{as_of - timedelta(days=89)}'"
+    ).fetchone()["day"]
+    assert c1_day is not None, "the test world has no day of C1's in the window"
+    built.execute(
+        _batches(
+            "insert into raw_network.subscriber_experience_daily values "
+            f"('{c1_day}','13800138001','460001234567890','35000000000001','CELL1',0.0,9.0,-120.0,'b25',"
+            "'2026-12-04 11:00+00','f25',1)"
+        )
+    )
+    moved_on = as_of + timedelta(days=1)
+    # the data's as-of day moved on by a day (the unit tests assume the var is not set); one customer in
+    # three summed again is above network_window_resum_share in a world this small
+    slide_vars = f"{{as_of_date: '{moved_on}', network_window_resum_share: 1}}"
+    _build(dbt_database, *build, "--exclude", "test_type:unit", "--vars", slide_vars)
+
+    assert _recorded(built, window)["as_of_date"] == moved_on.isoformat()
+    slid = {r["customer_id"]: r for r in built.execute(f"select * from {window}")}
+    expected = {r["customer_id"]: r for r in _window_from_every_day(built)}
+    assert slid["C3"]["recent_usage_day_count"] == 1, "C3's first day did not leave the window"
+    assert slid["C3"]["experience_score_sum"] == expected["C3"]["experience_score_sum"] + planted, (
+        "C3 (no day written since) was not slid from its last sums"
+    )
+    assert slid.pop("C1") == expected.pop("C1"), "C1 (a day written since) was not summed again whole"
+    for row in (slid.pop("C3"), expected.pop("C3")):
+        del row["experience_score_sum"], row["network_experience_score"]
+    assert slid == expected
+
+    _build(dbt_database, *build)  # the as-of day of the data again: it moved back, the window is summed whole
+    assert _recorded(built, window)["as_of_date"] == as_of.isoformat()
+    assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
+    built.execute(f"update {window} set experience_score_sum = experience_score_sum + {planted} where customer_id = 'C3'")
+    _build(dbt_database, "--select", window.split(".")[1], "--full-refresh")
     assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
 
 

@@ -1,51 +1,54 @@
--- Each source is read for its event times only (a CTE read twice is computed once, with every column
--- it selects: the subscriptions' tokens and the survey comments' scrubbing included).
+-- Each source is read once, for its event times only: its first and last in one aggregate. A time's
+-- day is taken of the aggregate (the day of the latest moment is the latest day: the cast keeps the
+-- order), not of every row.
 with
 
-subscriptions as (
+subscription_times as (
 
     select
-        updated_at,
-        deactivated_at
+        min(deactivated_at) as first_at,
+        max(updated_at) as last_at
     from {{ ref('stg_crm__subscriptions') }}
 
 ),
 
-tickets as (
+ticket_times as (
 
     select
-        created_at,
-        updated_at
+        min(created_at) as first_at,
+        max(updated_at) as last_at
     from {{ ref('stg_crm__tickets') }}
 
 ),
 
-responses as (
+response_times as (
 
-    select submitted_at
+    select
+        min(submitted_at) as first_at,
+        max(submitted_at) as last_at
     from {{ ref('stg_survey__responses') }}
 
 ),
 
-invoices as (
+invoice_times as (
 
     select
-        billing_month,
-        issued_at
+        min(billing_month) as first_date,
+        max(issued_at) as last_at
     from {{ ref('stg_billing__invoices') }}
 
 ),
 
-payments as (
+payment_times as (
 
-    select updated_at
+    select max(updated_at) as last_at
     from {{ ref('stg_billing__payments') }}
 
 ),
 
-cell_hours as (
+cell_hour_dates as (
 
-    select measured_date
+    select max(measured_date) as last_date
     from {{ ref('stg_network__cell_kpi_hourly') }}
 
 ),
@@ -55,19 +58,25 @@ event_bounds as (
 
     select
         least(
-            (select min(invoices.billing_month) from invoices),
-            (select min(tickets.created_at at time zone 'UTC')::date from tickets),
-            (select min(responses.submitted_at at time zone 'UTC')::date from responses),
-            (select min(subscriptions.deactivated_at at time zone 'UTC')::date from subscriptions)
+            invoice_times.first_date,
+            (ticket_times.first_at at time zone 'UTC')::date,
+            (response_times.first_at at time zone 'UTC')::date,
+            (subscription_times.first_at at time zone 'UTC')::date
         ) as first_event_date,
         greatest(
-            (select max(subscriptions.updated_at at time zone 'UTC')::date from subscriptions),
-            (select max(tickets.updated_at at time zone 'UTC')::date from tickets),
-            (select max(responses.submitted_at at time zone 'UTC')::date from responses),
-            (select max(invoices.issued_at at time zone 'UTC')::date from invoices),
-            (select max(payments.updated_at at time zone 'UTC')::date from payments),
-            (select max(cell_hours.measured_date) from cell_hours)
+            (subscription_times.last_at at time zone 'UTC')::date,
+            (ticket_times.last_at at time zone 'UTC')::date,
+            (response_times.last_at at time zone 'UTC')::date,
+            (invoice_times.last_at at time zone 'UTC')::date,
+            (payment_times.last_at at time zone 'UTC')::date,
+            cell_hour_dates.last_date
         ) as last_event_date
+    from subscription_times
+    cross join ticket_times
+    cross join response_times
+    cross join invoice_times
+    cross join payment_times
+    cross join cell_hour_dates
 
 ),
 

@@ -12,6 +12,10 @@
     - `int_invoices_paid`: the customers of the accounts of the invoices recounted since (an invoice
       with a payment landed since).
 
+    With `meta.changed_customers_in_service`, also the customers whose first activation the data's
+    last day has passed since the table's last build (or passed back): their month in progress gains
+    (or loses) its row (`customers_newly_in_service()`, macros/customer_months.sql).
+
     A billing record is taken to keep its parent (an invoice its account, an account its customer,
     as `int_invoices_paid` takes a payment to keep its invoice; docs/warehouse.md).
 
@@ -64,6 +68,13 @@
             ) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- if config.get('meta', {}).get('changed_customers_in_service') -%}
+        {%- set in_service = customers_newly_in_service() -%}
+        {%- if in_service is none -%}
+            {{- return(none) -}}
+        {%- endif -%}
+        {%- do branches.append(in_service) -%}
+    {%- endif -%}
     {{- return(branches | join('\nunion\n')) -}}
 {%- endmacro %}
 

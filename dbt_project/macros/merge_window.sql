@@ -335,12 +335,14 @@
 {%- endmacro %}
 
 {#- Every layer's post-hook: planner statistics for the table just written. A table built in full is
-    analysed (`create table as` leaves it without statistics until autovacuum gets to it). A table
-    this invocation merged into (`merged_since` in its record; `landed_after` for the models merged
-    by key) is not: a merge changes the latest days or loads of a long history, the planner finds a
-    value past the end of the statistics through the index on the window's column
-    (`merge_window_index()`; `key_merged_indexes()`), and autovacuum analyses the table once a tenth
-    of it has changed. An analyze samples 30,000 rows at any size: 0.2-1 s each at 100k customers,
+    analysed (`create table as` leaves it without statistics until autovacuum gets to it). An
+    incremental table kept from an earlier build (it holds that build's record, or this run's merge
+    wrote one: `merged_since`, `landed_after`) is not: a merge changes the latest days or loads of a
+    long history, an append the rows of the changed customers, the planner finds a value past the
+    end of the statistics through the index on the window's column (`merge_window_index()`;
+    `key_merged_indexes()`), and autovacuum analyses the table once a tenth of it has changed.
+    Until 2026-12-05 the tables appended to (`int_customer_months_billed`,
+    `int_billing_aggregated_to_customers`) were analysed on every run. An analyze samples 30,000 rows at any size: 0.2-1 s each at 100k customers,
     more at 1M, for the few days a daily run merges. -#}
 {% macro analyze_built() -%}
     {%- if config.get('materialized') != 'incremental' or not execute -%}
@@ -350,10 +352,10 @@
         declare
             recorded text := obj_description({{ dbt.string_literal(this | string) }}::regclass, 'pg_class');
         begin
-            if {{ recorded_here('recorded') }} and coalesce(
-                recorded::jsonb ->> 'merged_since', recorded::jsonb ->> 'landed_after'
-            ) is not null then
-                return;  -- merged by this invocation
+            if left(recorded, 1) = '{' then
+                -- a table kept from an earlier build (its record was written then, or by this run's
+                -- merge): rows were merged or appended, not built in full
+                return;
             end if;
             analyze {{ this }};
         end $analyze_built$

@@ -1338,22 +1338,24 @@ def test_tables_built_in_full_are_analysed_and_merges_are_left_to_autovacuum(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
     """`analyze_built()`, every layer's post-hook: a table built in full gets planner statistics; an
-    incremental table that a run merged days into is not analysed again (`last_analyze`: autovacuum's
-    analyses, which may come at any time, are `last_autoanalyze`)."""
+    incremental table that a run merged days into, or appended the rows of changed customers to, is
+    not analysed again (`last_analyze`: autovacuum's analyses, which may come at any time, are
+    `last_autoanalyze`)."""
+    kept = ("fct_customer_experience_daily", "int_customer_months_billed")
 
     def analysed() -> dict[str, Any]:  # the latest analyze of each table that was not autovacuum's
         rows = built.execute(
             "select relname, last_analyze from pg_stat_user_tables "
-            "where relname in ('stg_crm__customers', 'fct_customer_experience_daily')"
+            "where relname in ('stg_crm__customers', 'fct_customer_experience_daily', 'int_customer_months_billed')"
         )
         return {r["relname"]: r["last_analyze"] for r in rows}
 
     before = analysed()
-    assert before["fct_customer_experience_daily"] is not None, "the full build did not analyse the facts"
-    _build(dbt_database, "--select", "stg_crm__customers", "fct_customer_experience_daily")
+    assert all(before[name] is not None for name in kept), f"the full build did not analyse {kept}: {before}"
+    _build(dbt_database, "--select", "stg_crm__customers", *kept)
     after = analysed()
     assert _recorded(built, "marts_candidate.fct_customer_experience_daily")["merged_since"] is not None
-    assert after["fct_customer_experience_daily"] == before["fct_customer_experience_daily"]
+    assert {name: after[name] for name in kept} == {name: before[name] for name in kept}
     assert after["stg_crm__customers"] > before["stg_crm__customers"]
 
 
@@ -1467,11 +1469,14 @@ def test_staging_merged_by_key_tests_the_rows_it_merged(
 def test_customer_months_build_again_the_month_in_progress_and_the_months_of_changed_customers(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
-    """A run of the customer-months builds again every customer's month in progress and every month
-    of the customers with a change landed since (a CRM record: C2 moves; a payment of an old
-    invoice: C1's), and rewrites no other row (C3's closed months); a churn reported late removes
-    the months after it. The billing aggregates build again the customer of the payment (C1) and no
-    other. Each time the tables equal a build in full."""
+    """A run of the customer-months builds again every month of the customers with a change landed
+    since (a CRM record: C2 moves; a payment of an old invoice: C1's) and rewrites no other row, not
+    even the month in progress (a row keeps the days of service, not the days as observed): C3's
+    rows stay. When the data's last day passes a customer's first activation (C7, reported in
+    advance), that customer's month in progress gains its row, and loses it when the day moves back;
+    a month observed anew is built for every customer. A churn reported late removes the months
+    after it. The billing aggregates build again the customer of the payment (C1) and no other.
+    Each time the tables equal a build in full."""
     months, billing = "intermediate.int_customer_months_billed", "intermediate.int_billing_aggregated_to_customers"
     build = ("--select", "+int_customer_months_billed", "int_billing_aggregated_to_customers")
 
@@ -1485,13 +1490,14 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     def contents() -> list[list[dict[str, Any]]]:
         return [built.execute(f"select * from {table} order by 1").fetchall() for table in (months, billing)]
 
-    def in_full() -> list[list[dict[str, Any]]]:
+    def in_full(*args: str) -> list[list[dict[str, Any]]]:
         _build(
             dbt_database,
             "--select",
             "int_customer_months_billed",
             "int_billing_aggregated_to_customers",
             "--full-refresh",
+            *args,
         )
         return contents()
 
@@ -1512,10 +1518,41 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         _build(dbt_database, *build)
         rewritten = {k for k, v in rows().items() if before.get(k) != v}
         changed = {k for k in before if k.startswith(("C1|", "C2|"))}
-        assert rewritten == changed | {k for k in before if k.endswith(month)}
-        assert f"C3|{month}" in rewritten and any(k.startswith("C3|") and k not in rewritten for k in before)
+        assert rewritten == changed
+        assert f"C3|{month}" in before and f"C3|{month}" not in rewritten, "an unchanged month in progress was rewritten"
         assert set(rows("region").values()) - {"广东", "上海"} == {"浙江"}
         assert {k for k, v in billed().items() if billed_before.get(k) != v} == {"C1"}
+        merged = contents()
+        assert merged == in_full()
+
+        # C7's subscription, reported in advance: in service from three days after the data's last day
+        last_day = built.execute("select max(observed_through_date) as d from intermediate.int_months_observed")
+        last_day = last_day.fetchone()["d"]
+        built.execute(
+            _batches(
+                "insert into raw_crm.customers values ('C7','王五','M','1985-01-01',null,null,null,'广东','深圳',null,"
+                f"'{last_day}','{last_day}','b26','2026-12-05 08:30+00','f26',1);"
+                "insert into raw_crm.subscriptions values ('S7','C7','13800138007','P19','畅享19元套餐',19,0,"
+                f"'active','{last_day + timedelta(days=3)} 10:00+00',null,null,'{last_day}','b26',"
+                "'2026-12-05 08:30+00','f26',1)"
+            )
+        )
+        _build(dbt_database, *build)
+        assert not {k for k in rows() if k.startswith("C7|")}, "C7 has a month before its activation"
+        moved_on = last_day + timedelta(days=5)
+        later = ("--exclude", "test_type:unit", "--vars", f"{{as_of_date: '{moved_on}'}}")  # unit tests: var unset
+        before = rows()
+        _build(dbt_database, *build, *later)
+        rewritten = {k for k, v in rows().items() if before.get(k) != v}
+        new_month = moved_on.strftime("%Y-%m")
+        assert f"C7|{new_month}" in rewritten, "C7's month in progress did not gain its row"
+        if new_month == month:  # the same month: only C7's row is new
+            assert rewritten == {f"C7|{month}"}
+        else:  # a month observed anew: built for every customer in service, no older row rewritten
+            assert all(k.endswith(new_month) for k in rewritten) and f"C3|{new_month}" in rewritten
+        assert contents() == in_full(*later)
+        _build(dbt_database, *build)  # the data's last day again: C7's row goes
+        assert not {k for k in rows() if k.startswith("C7|")}, "C7's row stayed after the last day moved back"
         merged = contents()
         assert merged == in_full()
 
@@ -1532,7 +1569,8 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         merged = contents()
         assert merged == in_full()
     finally:
-        built.execute("delete from raw_crm.customers where _source_file = 'f21'")
+        built.execute("delete from raw_crm.customers where _source_file in ('f21', 'f26')")
+        built.execute("delete from raw_crm.subscriptions where _source_file = 'f26'")
         built.execute("delete from raw_crm.subscriptions where _source_file = 'f22'")
         built.execute("delete from raw_billing.payments where _source_file = 'f21'")
         _build(dbt_database, *build, "--full-refresh")

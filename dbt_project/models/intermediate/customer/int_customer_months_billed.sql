@@ -1,7 +1,8 @@
--- Incremental (dbt_project.yml): a run builds again the month in progress of every customer and every
--- month of the customers with a change landed since (macros/customer_months.sql); its pre-hook has
--- deleted those rows, and they are appended.
--- depends_on: {{ ref('snap_crm__subscriptions') }}, {{ ref('stg_crm__subscriptions') }} (read on incremental runs)
+-- Incremental (dbt_project.yml): a run builds the months observed since its last build for every
+-- customer, and every month of the customers with a change landed since or newly in service
+-- (macros/customer_months.sql); its pre-hook has deleted those rows, and they are appended.
+-- depends_on: {{ ref('snap_crm__subscriptions') }}, {{ ref('stg_crm__subscriptions') }},
+-- {{ ref('int_subscriptions_aggregated_to_customers') }} (read on incremental runs)
 
 with
 {{ changed_customers_ctes(accounts=true) }}
@@ -75,7 +76,8 @@ customer_months_billed as (
         customer_months.is_active_at_month_start,
         customer_months.is_churned_in_month,
         customer_months.churn_type,
-        customer_months.subscriber_days,
+        customer_months.first_full_day,
+        customer_months.last_day_in_service,
         billed_months.invoice_count,
         billed_months.revenue_excl_tax,
         billed_months.tax_amount,
@@ -101,13 +103,13 @@ final as (
         customer_months_billed.month_start_date,
         customers.province as region,
         {{ tenure_segment('customers.signed_up_date', 'customer_months_billed.month_start_date') }} as tenure_segment,
-        months.days_observed,
-        months.is_complete as is_complete_month,
         coalesce(customer_months_billed.is_active_at_month_start, false) as is_active_at_month_start,
         coalesce(customer_months_billed.is_churned_in_month, false) as is_churned_in_month,
         customer_months_billed.churn_type,
-        coalesce(customer_months_billed.subscriber_days, 0) as subscriber_days,
-        round(1.0 * coalesce(customer_months_billed.subscriber_days, 0) / months.days_observed, 6) as subscriber_months,
+        -- the days of service, not the days in service of the month as observed (macro
+        -- days_in_service): a row does not change as the data's last day moves on
+        customer_months_billed.first_full_day,
+        customer_months_billed.last_day_in_service,
         coalesce(customer_months_billed.invoice_count, 0) as invoice_count,
         coalesce(customer_months_billed.revenue_excl_tax, 0) as revenue_excl_tax,
         coalesce(customer_months_billed.tax_amount, 0) as tax_amount,

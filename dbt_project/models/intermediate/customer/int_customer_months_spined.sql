@@ -82,13 +82,12 @@ final as (
         case
             when date_trunc('month', churned_at at time zone 'UTC')::date = month_start_date then churn_type
         end as churn_type,
-        -- days of the observed month at whose 00:00 UTC the customer was in service (ARPU's denominator)
-        greatest(
-            0,
-            least(observed_through_date, coalesce(last_day_in_service, observed_through_date))
-            - greatest(month_start_date, first_full_day)
-            + 1
-        ) as subscriber_days
+        -- the days of service, which the customer-months keep; the days of the month as observed at
+        -- whose 00:00 UTC the customer was in service (ARPU's denominator), as their readers count them
+        first_full_day,
+        last_day_in_service,
+        {{ days_in_service('first_full_day', 'last_day_in_service', 'month_start_date', 'observed_through_date') }}
+            as subscriber_days
     from spined
 
 )

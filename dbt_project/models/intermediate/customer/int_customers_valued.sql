@@ -23,6 +23,8 @@ window_months as (
 
     select
         months.month_start_date,
+        months.observed_through_date,
+        months.days_observed,
         row_number() over (order by months.month_start_date desc) as months_back
     from months
 
@@ -33,7 +35,13 @@ customer_windows as (
     select
         customer_months.customer_id,
         sum(customer_months.revenue_excl_tax) as window_revenue_excl_tax,
-        sum(customer_months.subscriber_days::numeric / customer_months.days_observed) as window_subscriber_months,
+        sum(
+            {{ days_in_service(
+                'customer_months.first_full_day', 'customer_months.last_day_in_service',
+                'customer_months.month_start_date', 'window_months.observed_through_date'
+            ) }}::numeric
+            / window_months.days_observed
+        ) as window_subscriber_months,
         coalesce(sum(customer_months.revenue_excl_tax) filter (where window_months.months_back = 1), 0)
             as as_of_month_revenue_excl_tax,
         coalesce(sum(customer_months.revenue_excl_tax) filter (where window_months.months_back = 2), 0)

@@ -6,6 +6,38 @@ customer_months as (
 
 ),
 
+months as (
+
+    select * from {{ ref('int_months_observed') }}
+
+),
+
+-- The days in service of each month as observed (the customer-months keep the days of service).
+counted as (
+
+    select
+        customer_months.*,
+        months.days_observed,
+        months.is_complete as is_complete_month,
+        {{ days_in_service(
+            'customer_months.first_full_day', 'customer_months.last_day_in_service',
+            'customer_months.month_start_date', 'months.observed_through_date'
+        ) }} as subscriber_days
+    from customer_months
+    inner join months
+        on customer_months.month_start_date = months.month_start_date
+
+),
+
+shared as (
+
+    select
+        counted.*,
+        round(1.0 * counted.subscriber_days / counted.days_observed, 6) as subscriber_months
+    from counted
+
+),
+
 final as (
 
     select
@@ -30,7 +62,7 @@ final as (
         late_payment_count,
         failed_payment_count,
         round(revenue_excl_tax / nullif(subscriber_months, 0), 4) as arpu
-    from customer_months
+    from shared
 
 )
 

@@ -86,9 +86,15 @@ customer_measures as (
         count(*) filter (where customer_months.is_churned_in_month) as churned_count,
         count(*) filter (where customer_months.churn_type = 'voluntary') as voluntary_churned_count,
         count(*) filter (where customer_months.churn_type = 'involuntary') as involuntary_churned_count,
-        sum(customer_months.subscriber_days) as subscriber_days,
+        sum({{ days_in_service(
+            'customer_months.first_full_day', 'customer_months.last_day_in_service',
+            'customer_months.month_start_date', 'months.observed_through_date'
+        ) }}) as subscriber_days,
         sum(customer_months.revenue_excl_tax) as revenue_excl_tax
     from customer_months
+    -- the days in service of the month as observed (the customer-months keep the days of service)
+    inner join months
+        on customer_months.month_start_date = months.month_start_date
     group by 1, 2, 3
 
 ),

@@ -78,16 +78,29 @@
     {{- return(branches | join('\nunion\n')) -}}
 {%- endmacro %}
 
+{#- The temporary table of the changed customers that the pre-hook (`changed_customers_delete()`)
+    writes and the model reads, in the run's transaction: computed once, and analysed, so the planner
+    knows how few they are (for the query it expected a million, and read every row of the scoped
+    tables before filtering: at 1M, 11 s of a customer-months run instead of 3). -#}
+{% macro changed_customers_table() -%}
+    {{- return(adapter.quote(this.identifier ~ '__changed_customers')) -}}
+{%- endmacro %}
+
+{#- Whether this run builds the rows of the changed customers only (an incremental run of a table
+    with a record): the model's scoped reads are then worth materialising. -#}
+{% macro changed_customers_scoped() -%}
+    {{- return(execute and is_incremental() and changed_customers() is not none) -}}
+{%- endmacro %}
+
 {#- The CTEs of the changed customers (and, with `accounts`, their billing accounts), placed first
     in the model's `with`; none on a full build and on a table without a record. -#}
 {% macro changed_customers_ctes(accounts=false) -%}
-    {%- set changed = changed_customers() if execute and is_incremental() -%}
-    {%- if not changed -%}
+    {%- if not changed_customers_scoped() -%}
         {{ return('') }}
     {%- endif %}
 changed_customers as materialized (
 
-    {{ changed }}
+    select customer_id from {{ changed_customers_table() }}
 
 ),
 {% if accounts %}
@@ -121,8 +134,9 @@ changed_accounts as materialized (
     {{- return('in_scope.' ~ key ~ ' is not null') -}}
 {%- endmacro %}
 
-{#- A pre-hook of a customer-keyed model: on an incremental run, the rows of the changed customers
-    go, to be built again (every row without a record). -#}
+{#- A pre-hook of a customer-keyed model: on an incremental run, the changed customers are written
+    to `changed_customers_table()` (dropped at the end of the run's transaction) and their rows go,
+    to be built again (every row without a record). -#}
 {% macro changed_customers_delete() -%}
     {%- if not (execute and is_incremental()) -%}
         {{ return('') }}
@@ -131,7 +145,10 @@ changed_accounts as materialized (
     {%- if changed is none -%}
         delete from {{ this }}
     {%- else -%}
-        delete from {{ this }} as kept using ({{ changed }}) as changed where kept.customer_id = changed.customer_id
+        create temporary table {{ changed_customers_table() }} on commit drop as {{ changed }};
+        analyze {{ changed_customers_table() }};
+        delete from {{ this }} as kept using {{ changed_customers_table() }} as changed
+        where kept.customer_id = changed.customer_id
     {%- endif -%}
 {%- endmacro %}
 

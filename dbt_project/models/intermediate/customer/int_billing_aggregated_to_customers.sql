@@ -2,9 +2,11 @@
 -- recounted (a payment) landed since (macros/changed_customers.sql); its pre-hook has deleted their
 -- rows, and they are appended. Nothing here depends on the as-of day.
 
+-- On an incremental run the scoped reads are materialised: the planner filters them to the few
+-- changed customers first, instead of joining every row before the filter.
 with
 {{ changed_customers_ctes(accounts=true) }}
-accounts as (
+accounts as {{ 'materialized' if changed_customers_scoped() }} (
 
     select kept.* from {{ ref('stg_billing__accounts') }} as kept
     {{ changed_customers_join('kept.customer_id') }}
@@ -13,7 +15,7 @@ accounts as (
 ),
 
 -- each invoice with its payments counted by their latest status
-invoices as (
+invoices as {{ 'materialized' if changed_customers_scoped() }} (
 
     select paid.* from {{ ref('int_invoices_paid') }} as paid
     {{ changed_customers_join('paid.account_id', 'changed_accounts', key='account_id') }}

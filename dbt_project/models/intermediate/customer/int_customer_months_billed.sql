@@ -4,6 +4,8 @@
 -- depends_on: {{ ref('snap_crm__subscriptions') }}, {{ ref('stg_crm__subscriptions') }},
 -- {{ ref('int_subscriptions_aggregated_to_customers') }} (read on incremental runs)
 
+-- On an incremental run the scoped reads are materialised: the planner filters them to the few
+-- changed customers first, instead of joining every row before the filter.
 with
 {{ changed_customers_ctes(accounts=true) }}
 customers as (
@@ -15,7 +17,7 @@ customers as (
 
 ),
 
-customer_months as (
+customer_months as {{ 'materialized' if changed_customers_scoped() }} (
 
     select spined.* from {{ ref('int_customer_months_spined') }} as spined
     {{ changed_customers_join('spined.customer_id') }}
@@ -35,7 +37,7 @@ accounts as (
 
 ),
 
-invoices as (
+invoices as {{ 'materialized' if changed_customers_scoped() }} (
 
     select paid.* from {{ ref('int_invoices_paid') }} as paid
     {{ changed_customers_join('paid.account_id', 'changed_accounts', key='account_id') }}

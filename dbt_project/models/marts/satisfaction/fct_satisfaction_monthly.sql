@@ -13,9 +13,15 @@ customer_months as (
 
 ),
 
+-- the CRM's customers (dim_customers' rows), read from staging so the table need not wait for the
+-- customer 360
 customers as (
 
-    select * from {{ ref('dim_customers') }}
+    select
+        customer_id,
+        province,
+        (signed_up_at at time zone 'UTC')::date as signed_up_date
+    from {{ ref('stg_crm__customers') }}
 
 ),
 

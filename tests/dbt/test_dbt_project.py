@@ -1223,6 +1223,7 @@ def test_experience_window_slides_from_its_last_sums_and_sums_again_the_customer
         "int_customer_weeks_experienced",
         window.split(".")[1],
     )
+    _build(dbt_database, *build)  # the as-of day of the data the tests before landed
     as_of = built.execute("select max(observed_through_date) as day from intermediate.int_months_observed")
     as_of = as_of.fetchone()["day"]
     built.execute(  # C3's first day of the window (it leaves when the window moves on by one) and one later

@@ -59,6 +59,7 @@ def test_compliance_auditor_reads_audit_not_data(conn):
 def test_transformer_reads_raw_builds_marts_and_tokenises_without_seeing_the_key(conn):
     assert _as(conn, "dw_transformer", RAW)[0][0] >= 0
     assert len(_as(conn, "dw_transformer", "select privacy.token('13812345678')")[0][0]) == 64
+    assert len(_as(conn, "dw_transformer", "select token from privacy.tokens(array['13812345678'])")[0][0]) == 64
     assert _refused(conn, "dw_transformer", KEY)
     assert _refused(conn, "dw_transformer", QUARANTINE)
     with conn.transaction():

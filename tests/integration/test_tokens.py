@@ -1,5 +1,6 @@
-"""``privacy.token`` in the warehouse: the HMAC-SHA256 of Python's ``hmac`` under the configured key,
-stable across installs, different under another key, held where only its owner can read it."""
+"""``privacy.token`` (and ``privacy.tokens``, its batch form) in the warehouse: the HMAC-SHA256 of
+Python's ``hmac`` under the configured key, stable across installs, different under another key, held
+where only its owner can read it."""
 
 import dataclasses
 import secrets
@@ -30,7 +31,10 @@ def _install(conn, key, rotate=False):
 
 
 def _tokens(conn):
-    return [conn.execute("select privacy.token(%s)", (v,)).fetchone()[0] for v in VALUES]
+    singly = [conn.execute("select privacy.token(%s)", (v,)).fetchone()[0] for v in VALUES]
+    batch = dict(conn.execute("select value, token from privacy.tokens(%s)", (VALUES,)).fetchall())
+    assert [batch[v] for v in VALUES] == singly, "privacy.tokens differs from privacy.token"
+    return singly
 
 
 def test_the_warehouse_token_is_the_hmac_of_the_key(conn):
@@ -38,6 +42,7 @@ def test_the_warehouse_token_is_the_hmac_of_the_key(conn):
     _install(conn, key)
     assert _tokens(conn) == [tokens.token(key, v) for v in VALUES]
     assert conn.execute("select privacy.token(null)").fetchone()[0] is None
+    assert conn.execute("select token from privacy.tokens(array[null]::text[])").fetchall() == [(None,)]
     long_key = secrets.token_bytes(100)  # longer than a SHA-256 block: hashed first, as HMAC says
     _install(conn, long_key, rotate=True)
     assert _tokens(conn) == [tokens.token(long_key, v) for v in VALUES]
@@ -60,8 +65,9 @@ def test_same_key_same_tokens_another_key_refused_unless_rotating(conn):
 def test_no_key_installed_fails_with_what_to_do(conn):
     with conn.transaction():
         conn.execute(tokens.DDL)
-    with pytest.raises(psycopg.errors.RaiseException, match="telco-dw privacy install-key"):
-        conn.execute("select privacy.token('13812345678')")
+    for statement in ("select privacy.token('13812345678')", "select * from privacy.tokens(array['13812345678'])"):
+        with pytest.raises(psycopg.errors.RaiseException, match="telco-dw privacy install-key"):
+            conn.execute(statement)
 
 
 def test_only_the_owner_reads_the_key(conn):
@@ -69,7 +75,11 @@ def test_only_the_owner_reads_the_key(conn):
     conn.execute("drop role if exists telco_dw_test_stranger")
     conn.execute("create role telco_dw_test_stranger")
     try:
-        for statement in ("select * from privacy.token_key", "select privacy.token('13812345678')"):
+        for statement in (
+            "select * from privacy.token_key",
+            "select privacy.token('13812345678')",
+            "select * from privacy.tokens(array['13812345678'])",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
                 conn.execute("set local role telco_dw_test_stranger")
                 conn.execute(statement)

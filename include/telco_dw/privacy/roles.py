@@ -6,7 +6,7 @@
 | role | may |
 |---|---|
 | ``dw_loader`` | write the raw, quarantine and audit schemas (the ingest DAGs) |
-| ``dw_transformer`` | read raw, write staging to marts (dbt), call ``privacy.token``/``scrub`` |
+| ``dw_transformer`` | read raw, write staging to marts (dbt), call ``privacy.token``/``tokens``/``scrub`` |
 | ``bi_reader`` | read ``marts`` and nothing else (not ``marts_candidate``: unaudited) |
 | ``compliance_auditor`` | read ``audit`` (ledger, failures, quality results) and nothing else |
 
@@ -77,7 +77,7 @@ def statements() -> list[str]:
     out += [
         f"do $$ begin if to_regprocedure('{function}') is not null then "
         f"grant execute on function {function} to dw_transformer; end if; end $$"
-        for function in ("privacy.token(text)", "privacy.scrub(text)")
+        for function in ("privacy.token(text)", "privacy.tokens(text[])", "privacy.scrub(text)")
     ]
     return out
 

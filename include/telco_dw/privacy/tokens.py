@@ -8,7 +8,8 @@ through :func:`telco_dw.tasks.pii_key_from_connection`); the embedded run genera
 
 In the warehouse, :func:`install` keeps the key's HMAC pads in ``privacy.token_key`` (readable by
 its owner only) and creates ``privacy.token(text)``, a ``security definer`` function that models call
-(and ``privacy.scrub(text)``, which blanks identifiers in free text):
+(``privacy.tokens(text[])``, its batch form: the key read once, not per value; and
+``privacy.scrub(text)``, which blanks identifiers in free text):
 compiled SQL, dbt artifacts and logs hold the call, never the key. The same key gives the same token
 in every run and source, so joins work; another key gives other tokens, so :func:`install` refuses a
 key other than the one the warehouse's tokens were made with unless told to rotate.
@@ -57,16 +58,35 @@ return coalesce(
     privacy.missing_token_key()
 );
 revoke all on function privacy.token(text) from public;
+create or replace function privacy.tokens(vals text[]) returns table (value text, token text)
+    language plpgsql stable strict parallel safe security definer
+    set search_path = pg_catalog, pg_temp
+as $$
+declare
+    k privacy.token_key%rowtype;
+begin
+    select * into k from privacy.token_key;
+    if not found then
+        perform privacy.missing_token_key();
+    end if;
+    return query
+        select v.val, encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(v.val, 'UTF8'))), 'hex')
+        from unnest(vals) as v (val);
+end $$;
+revoke all on function privacy.tokens(text[]) from public;
 create or replace function privacy.scrub(value text) returns text
     language sql immutable strict parallel safe
 return {scrub};
 comment on function privacy.token(text) is
     'HMAC-SHA256 token (hex) of a personal value under the warehouse''s PII key; same key, same token.';
+comment on function privacy.tokens(text[]) is
+    'privacy.token of each value of an array, the key read once: (value, token) rows, a null value''s token null.';
 """
 
 
 DDL = _DDL.replace("{scrub}", scrub_sql())
-"""The ``privacy`` schema: the key table, ``privacy.token`` and ``privacy.scrub`` (free text)."""
+"""The ``privacy`` schema: the key table, ``privacy.token`` (and ``privacy.tokens``, by the array) and
+``privacy.scrub`` (free text)."""
 
 
 def parse_key(text: str, origin: str) -> bytes:

@@ -13,26 +13,34 @@
     table, not PostgreSQL's choice, which avoids the name the table replaced still holds), the transaction rolls back to
     the table as it was, and what reads the model is skipped (the candidate is not published).
 
+    An incremental model built by deleting and appending rows (the customer-months,
+    macros/customer_months.sql) keeps its table, and its constraints with it: the post-hook adds
+    those the table lacks (on its first build, or after a change of its rules: a pass over the
+    table once), and PostgreSQL checks every row a later run appends. A model merged by `merge`
+    (the network facts, staging merged by key) declares none.
+
     Not dbt's model contract: an enforced contract creates the table, then inserts the rows, which
     PostgreSQL cannot plan in parallel (at 1M, `dim_customers` took 13 s instead of 8 s). Keys stay
-    `unique` + `not_null` data tests (the project's convention), and so do relationships. A model
-    merged incrementally has no table of its own each run to check: a constraint declared on one
-    is an error.
+    `unique` + `not_null` data tests (the project's convention), and so do relationships.
 -#}
 {% macro row_rules() -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
+    {#- each rule: the clause of its `alter table`, and what names it in the catalogue (a column's not
+        null, a constraint's name) -#}
     {%- set rules = [] -%}
     {%- for column in model.columns.values() -%}
         {%- set checks = namespace(count=0) -%}
         {%- for constraint in column.constraints or [] -%}
             {%- if constraint.type == 'not_null' -%}
-                {%- do rules.append('alter column ' ~ adapter.quote(column.name) ~ ' set not null') -%}
+                {%- do rules.append({'kind': 'not_null', 'name': column.name,
+                    'sql': 'alter column ' ~ adapter.quote(column.name) ~ ' set not null'}) -%}
             {%- elif constraint.type == 'check' and constraint.expression -%}
                 {%- set checks.count = checks.count + 1 -%}
                 {%- set name = this.identifier ~ '_' ~ column.name ~ '_check' ~ (checks.count if checks.count > 1 else '') -%}
-                {%- do rules.append('add constraint ' ~ adapter.quote(name) ~ ' check (' ~ constraint.expression ~ ')') -%}
+                {%- do rules.append({'kind': 'check', 'name': name,
+                    'sql': 'add constraint ' ~ adapter.quote(name) ~ ' check (' ~ constraint.expression ~ ')'}) -%}
             {%- else -%}
                 {%- do exceptions.raise_compiler_error(
                     this.identifier ~ '.' ~ column.name ~ ': row_rules() applies not_null and check constraints, not '
@@ -44,10 +52,37 @@
     {%- if not rules -%}
         {{ return('') }}
     {%- endif -%}
-    {%- if config.get('materialized') != 'table' -%}
+    {%- if config.get('materialized') == 'table' -%}
+        alter table {{ this }} {{ rules | map(attribute='sql') | join(', ') }}
+    {%- elif config.get('materialized') == 'incremental' and config.get('incremental_strategy') == 'append' -%}
+        {%- set relation = dbt.string_literal(this | string) -%}
+        do $row_rules$
+        declare
+            missing text;
+        begin
+            -- the rules the kept table lacks, in one alter table (one pass over the table)
+            select string_agg(rules.sql, ', ') into missing
+            from (values
+                {%- for rule in rules %}
+                ('{{ rule.kind }}', '{{ rule.name }}', '{{ rule.sql | replace("'", "''") }}'){{ ',' if not loop.last }}
+                {%- endfor %}
+            ) as rules (kind, name, sql)
+            where
+                (rules.kind = 'not_null' and not exists (
+                    select from pg_attribute
+                    where attrelid = {{ relation }}::regclass and attname = rules.name and attnotnull
+                ))
+                or (rules.kind = 'check' and not exists (
+                    select from pg_constraint where conrelid = {{ relation }}::regclass and conname = rules.name
+                ));
+            if missing is not null then
+                execute 'alter table ' || {{ relation }} || ' ' || missing;
+            end if;
+        end $row_rules$
+    {%- else -%}
         {%- do exceptions.raise_compiler_error(
-            this.identifier ~ ' is ' ~ config.get('materialized') ~ ': row_rules() checks tables rebuilt in full'
+            this.identifier ~ ' is ' ~ config.get('materialized') ~ ' (' ~ config.get('incremental_strategy')
+            ~ '): row_rules() checks tables rebuilt in full or appended to'
         ) -%}
     {%- endif -%}
-    alter table {{ this }} {{ rules | join(', ') }}
 {%- endmacro %}

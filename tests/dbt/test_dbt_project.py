@@ -60,6 +60,7 @@ MODEL_MATERIALIZATIONS = {
     "stg_billing__payments": "incremental",
     "int_invoices_paid": "incremental",
     "int_customer_months_billed": "incremental",
+    "int_customer_months_spined": "incremental",
     "stg_crm__subscriptions": "incremental",
     "int_billing_aggregated_to_customers": "incremental",
 }
@@ -73,9 +74,18 @@ KEY_MERGED = {
 """Incremental models merged by key from the rows landed since (macros/latest_version.sql), not by a
 window of days: billing's staging and the CRM's subscriptions, by source key, and the invoices with
 their payments."""
-CUSTOMER_MONTHS = ("int_customer_months_billed",)
-"""Incremental models whose runs delete and append again the month in progress and the months of the
-customers with a change landed since (macros/customer_months.sql)."""
+CUSTOMER_MONTHS = {
+    "int_customer_months_spined": {"stg_crm__customers", "stg_crm__subscriptions"},
+    "int_customer_months_billed": {
+        "stg_crm__customers",
+        "stg_crm__subscriptions",
+        "stg_billing__accounts",
+        "int_invoices_paid",
+    },
+}
+"""Incremental models whose runs delete and append again the months observed since and the months of
+the customers with a change landed since in the upstreams named, or newly in service
+(macros/customer_months.sql)."""
 CUSTOMER_KEYED = {"int_billing_aggregated_to_customers": {"stg_billing__accounts", "int_invoices_paid"}}
 """Incremental models, one row per customer, whose runs delete and append again the rows of the
 customers with a change landed since in the upstreams named (macros/changed_customers.sql)."""
@@ -92,9 +102,10 @@ ROW_RULED = {
     "fct_satisfaction_monthly": "marts_candidate",
     "fct_survey_responses": "marts_candidate",
 }
-"""Models rebuilt in full on every run whose row rules (not null, accepted values, ranges) are
-constraints the warehouse checks in one pass after the build (macros/row_rules.sql), not data tests
-that each read the whole table again; by schema, where a build writes them."""
+"""Models rebuilt in full on every run (or appended to: the spine) whose row rules (not null, accepted
+values, ranges) are constraints the warehouse checks in one pass after the build, or on every row
+appended (macros/row_rules.sql), not data tests that each read the whole table again; by schema,
+where a build writes them."""
 ROW_RULE_TESTS = {"not_null", "accepted_values", "in_range"}
 
 
@@ -186,14 +197,16 @@ def test_models_rebuilt_in_full_enforce_their_row_rules_as_constraints(manifest:
     """A model of `ROW_RULED` declares its row rules as constraints (`not_null`, `check`), which the
     `row_rules()` post-hook adds to the built table; its data tests are the key's (unique, not null:
     the convention above), relationships and rules across rows, never a row rule a constraint
-    checks already. No other model declares a constraint (only a table rebuilt whole is checked)."""
+    checks already. No other model declares a constraint (only a table rebuilt whole, or appended to,
+    is checked)."""
     for model in _models(manifest):
         columns, name = model["columns"], model["name"]
         constrained = [c for col in columns.values() for c in col["constraints"]]
         assert bool(constrained) == (name in ROW_RULED), name
         if name not in ROW_RULED:
             continue
-        assert model["config"]["materialized"] == "table", name
+        materialized = (model["config"]["materialized"], model["config"].get("incremental_strategy"))
+        assert materialized[0] == "table" or materialized == ("incremental", "append"), name
         assert {c["type"] for c in constrained} <= {"not_null", "check"}, name
         assert "{{ row_rules() }}" in [hook["sql"] for hook in model["config"]["post-hook"]], name
         key = next(iter(columns))
@@ -232,14 +245,15 @@ def test_customer_months_delete_and_append_their_scope_and_record_what_they_read
 ) -> None:
     """The customer-months delete the rows of their scope (a pre-hook) and append them again; they
     record the latest `_loaded_at` of each upstream their scope reads the changes of, and the first
-    observed month (after `merge_window_record()`), and index the month through which a run finds the
-    latest it holds. Their data tests read the whole table."""
-    reads = {"stg_crm__customers", "stg_crm__subscriptions", "stg_billing__accounts", "int_invoices_paid"}
+    observed month and the data's last day (after `merge_window_record()`), follow the customers
+    newly in service, and index the month through which a run finds the latest it holds. Their data
+    tests read the whole table."""
     nodes = manifest["nodes"]
     for model in _models(manifest):
         if model["name"] not in CUSTOMER_MONTHS:
             continue
-        config_, name = model["config"], model["name"]
+        config_, name, reads = model["config"], model["name"], CUSTOMER_MONTHS[model["name"]]
+        assert config_["meta"]["changed_customers_in_service"] is True, name
         assert config_["incremental_strategy"] == "append", name
         assert [h["sql"] for h in config_["pre-hook"]] == ["{{ customer_months_delete_scope() }}"], name
         hooks = [hook["sql"] for hook in config_["post-hook"]]
@@ -248,7 +262,7 @@ def test_customer_months_delete_and_append_their_scope_and_record_what_they_read
         assert config_["meta"]["merge_window_column"] == "month_start_date", name
         assert set(config_["meta"]["merge_window_reads"]) == reads, name
         assert "changed_customers_ctes(" in model["raw_code"], name
-        assert "customer_months_scope(" in model["raw_code"], name
+        assert "customer_months_scope(" in model["raw_code"] or "customer_months_first_rebuilt(" in model["raw_code"], name
         upstream = {nodes[n]["name"] for n in model["depends_on"]["nodes"] if n in nodes}
         assert upstream >= reads | {"snap_crm__subscriptions"}, f"{name} does not wait for {reads - upstream}"
         tests = [n for n in nodes.values() if n.get("attached_node") == model["unique_id"]]
@@ -1222,6 +1236,7 @@ def test_experience_window_slides_from_its_last_sums_and_sums_again_the_customer
         "int_subscriber_days_aggregated_to_customers",
         "int_customer_weeks_experienced",
         window.split(".")[1],
+        "fct_customer_experience_daily",  # merges the days landed here, as a build would
     )
     _build(dbt_database, *build)  # the as-of day of the data the tests before landed
     as_of = built.execute("select max(observed_through_date) as day from intermediate.int_months_observed")
@@ -1477,8 +1492,9 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     advance), that customer's month in progress gains its row, and loses it when the day moves back;
     a month observed anew is built for every customer. A churn reported late removes the months
     after it. The billing aggregates build again the customer of the payment (C1) and no other.
-    Each time the tables equal a build in full."""
+    Each time the tables (and the spine, built by the same rules) equal a build in full."""
     months, billing = "intermediate.int_customer_months_billed", "intermediate.int_billing_aggregated_to_customers"
+    spine = "intermediate.int_customer_months_spined"
     build = ("--select", "+int_customer_months_billed", "int_billing_aggregated_to_customers")
 
     def rows(column: str = "xmin") -> dict[str, str]:
@@ -1489,12 +1505,13 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         return {r["customer_id"]: r["xmin"] for r in built.execute(f"select customer_id, xmin::text from {billing}")}
 
     def contents() -> list[list[dict[str, Any]]]:
-        return [built.execute(f"select * from {table} order by 1").fetchall() for table in (months, billing)]
+        return [built.execute(f"select * from {table} order by 1").fetchall() for table in (months, billing, spine)]
 
     def in_full(*args: str) -> list[list[dict[str, Any]]]:
         _build(
             dbt_database,
             "--select",
+            "int_customer_months_spined",
             "int_customer_months_billed",
             "int_billing_aggregated_to_customers",
             "--full-refresh",

@@ -1,8 +1,20 @@
-with
+-- Incremental (dbt_project.yml), like int_customer_months_billed (macros/customer_months.sql): a row
+-- holds nothing that depends on the data's last day (the days of service, not the days in service as
+-- observed), so a run builds the months observed since its last build for every customer and every
+-- month of the customers with a change landed since or newly in service; its pre-hook has deleted
+-- those rows, and they are appended.
+-- depends_on: {{ ref('snap_crm__subscriptions') }}, {{ ref('stg_crm__subscriptions') }} (read on incremental runs)
 
+with
+{{ changed_customers_ctes() }}
 customers as (
 
-    select * from {{ ref('stg_crm__customers') }}
+    select
+        kept.*,
+        -- every month of a changed customer is built again (true on a full build)
+        {{ changed_customers_scope() }} as is_changed
+    from {{ ref('stg_crm__customers') }} as kept
+    {{ changed_customers_join('kept.customer_id') }}
 
 ),
 
@@ -29,6 +41,7 @@ customer_periods as (
         subscriptions.first_activated_at,
         subscriptions.churned_at,
         subscriptions.churn_type,
+        customers.is_changed,
         -- the first day the customer is in service at 00:00 UTC, and the last
         (subscriptions.first_activated_at at time zone 'UTC')::date + 1 as first_full_day,
         (subscriptions.churned_at at time zone 'UTC')::date as last_day_in_service
@@ -47,7 +60,6 @@ spined as (
         customer_periods.region,
         customer_periods.signed_up_date,
         months.month_start_date,
-        months.observed_through_date,
         customer_periods.first_activated_at,
         customer_periods.churned_at,
         customer_periods.churn_type,
@@ -61,6 +73,10 @@ spined as (
                 customer_periods.churned_at is null
                 or customer_periods.churned_at >= months.month_start_date::timestamp at time zone 'UTC'
             )
+    {% if changed_customers_scoped() -%}
+        -- the months observed since the last build, for every customer (macros/customer_months.sql)
+        where months.month_start_date >= {{ customer_months_first_rebuilt() }} or customer_periods.is_changed
+    {%- endif %}
 
 ),
 
@@ -82,12 +98,11 @@ final as (
         case
             when date_trunc('month', churned_at at time zone 'UTC')::date = month_start_date then churn_type
         end as churn_type,
-        -- the days of service, which the customer-months keep; the days of the month as observed at
-        -- whose 00:00 UTC the customer was in service (ARPU's denominator), as their readers count them
+        -- the days of service, not the days in service of the month as observed (ARPU's
+        -- denominator, which readers count: macro days_in_service): a row does not change as the
+        -- data's last day moves on
         first_full_day,
-        last_day_in_service,
-        {{ days_in_service('first_full_day', 'last_day_in_service', 'month_start_date', 'observed_through_date') }}
-            as subscriber_days
+        last_day_in_service
     from spined
 
 )

@@ -6,8 +6,8 @@
 
     - `stg_crm__customers`: the CRM customers landed since; and the customers of the published
       customer 360 that the CRM no longer has (`vanished_customers()`), whose rows go;
-    - `stg_crm__subscriptions`: every customer that held a subscription landed since (its
-      snapshotted versions, `snap_crm__subscriptions`);
+    - `stg_crm__subscriptions`: every customer that holds or held a subscription landed since (the
+      staged version, and its snapshotted versions, `snap_crm__subscriptions`);
     - `stg_billing__accounts`: the customers of the accounts landed since;
     - `int_invoices_paid`: the customers of the accounts of the invoices recounted since (an invoice
       with a payment landed since).
@@ -45,6 +45,13 @@
             ) -%}
             {%- do branches.append('(' ~ vanished_customers(ref('stg_crm__customers')) ~ ')') -%}
         {%- elif upstream == 'stg_crm__subscriptions' -%}
+            {#- the customer a subscription landed since belongs to, and every customer an earlier
+                version of it belonged to (the snapshot; a build of this model without the snapshot
+                still finds the first) -#}
+            {%- do branches.append(
+                'select subscriptions.customer_id from ' ~ ref('stg_crm__subscriptions') ~ ' as subscriptions'
+                ~ ' where subscriptions._loaded_at > ' ~ through[upstream]
+            ) -%}
             {%- do branches.append(
                 'select versions.customer_id from ' ~ ref('snap_crm__subscriptions') ~ ' as versions'
                 ~ ' where versions.subscription_id in (select subscriptions.subscription_id from '

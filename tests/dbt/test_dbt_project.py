@@ -262,7 +262,9 @@ def test_customer_months_delete_and_append_their_scope_and_record_what_they_read
         assert config_["meta"]["merge_window_column"] == "month_start_date", name
         assert set(config_["meta"]["merge_window_reads"]) == reads, name
         assert "changed_customers_ctes(" in model["raw_code"], name
-        assert "customer_months_scope(" in model["raw_code"] or "customer_months_first_rebuilt(" in model["raw_code"], name
+        assert "customer_months_scope(" in model["raw_code"] or "customer_months_first_rebuilt(" in model["raw_code"], (
+            name
+        )
         upstream = {nodes[n]["name"] for n in model["depends_on"]["nodes"] if n in nodes}
         assert upstream >= reads | {"snap_crm__subscriptions"}, f"{name} does not wait for {reads - upstream}"
         tests = [n for n in nodes.values() if n.get("attached_node") == model["unique_id"]]
@@ -1254,7 +1256,8 @@ def test_experience_window_slides_from_its_last_sums_and_sums_again_the_customer
     assert _recorded(built, window)["as_of_date"] == as_of.isoformat()
     assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
     planted = 25  # a quarter of a day's score of 100 that no customer-day holds (C3's score stays in 0-100)
-    built.execute(f"update {window} set experience_score_sum = experience_score_sum + {planted} where customer_id in ('C1', 'C3')")
+    plant = f"update {window} set experience_score_sum = experience_score_sum + {planted} where customer_id = any(%s)"
+    built.execute(plant, (["C1", "C3"],))
     c1_day = built.execute(  # a day of C1's in the window, delivered again with other figures
         "select max(usage_date) as day from intermediate.int_subscriber_days_aggregated_to_customers "
         f"where customer_id = 'C1' and usage_date > '{as_of - timedelta(days=89)}'"
@@ -1288,7 +1291,7 @@ def test_experience_window_slides_from_its_last_sums_and_sums_again_the_customer
     _build(dbt_database, *build)  # the as-of day of the data again: it moved back, the window is summed whole
     assert _recorded(built, window)["as_of_date"] == as_of.isoformat()
     assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
-    built.execute(f"update {window} set experience_score_sum = experience_score_sum + {planted} where customer_id = 'C3'")
+    built.execute(plant, (["C3"],))
     _build(dbt_database, "--select", window.split(".")[1], "--full-refresh")
     assert built.execute(f"select * from {window} order by customer_id").fetchall() == _window_from_every_day(built)
 
@@ -1538,7 +1541,7 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         rewritten = {k for k, v in rows().items() if before.get(k) != v}
         changed = {k for k in before if k.startswith(("C1|", "C2|"))}
         assert rewritten == changed
-        assert f"C3|{month}" in before and f"C3|{month}" not in rewritten, "an unchanged month in progress was rewritten"
+        assert f"C3|{month}" in before and f"C3|{month}" not in rewritten, "an unchanged month in progress rewritten"
         assert set(rows("region").values()) - {"广东", "上海"} == {"浙江"}
         assert {k for k, v in billed().items() if billed_before.get(k) != v} == {"C1"}
         merged = contents()

@@ -10,7 +10,8 @@
 {#- the changed customers' whole sum: every customer's without a slide, none when no customer changed -#}
 {%- set summed_whole = not slide or slide.changed > 0 -%}
 {%- set in_changed = 'and customer_id in (select changed.customer_id from changed)' if slide else '' -%}
-{%- set not_changed = 'and customer_id not in (select changed.customer_id from changed)' if summed_whole and slide else '' %}
+{%- set not_changed = 'and customer_id not in (select changed.customer_id from changed)' -%}
+{%- set not_changed = not_changed if summed_whole and slide else '' %}
 with
 
 -- read at each end of the window, each read inlined (through the index on the day)
@@ -49,7 +50,7 @@ window_bounds as materialized (
     from ({{ as_of_day() }}) as as_of
 
 ),
-{%- if summed_whole and slide %}
+{% if summed_whole and slide %}
 
 -- The customers with a day of the last build's window written since (`_merged_at` after its
 -- `stamped_through`, through the customer-days' BRIN index): their window is summed whole below. A
@@ -65,9 +66,7 @@ changed as materialized (
 ),
 {% endif %}
 
-{%- if summed_whole %}
-
--- The weeks inside the window, from their sums (int_customer_weeks_experienced).
+-- The weeks inside the window, from their sums (int_customer_weeks_experienced); read on a whole sum.
 whole_weeks as (
 
     select
@@ -82,60 +81,67 @@ whole_weeks as (
     where
         week_start_date >= (select window_bounds.first_week_start from window_bounds)
         and week_start_date < (select window_bounds.after_last_week from window_bounds)
-        {{ in_changed }}
+    {{ in_changed }}
 
 ),
-{%- endif %}
 
 -- The days read (a sign of 1 adds the day, -1 takes it away), each read through the index on the
 -- day and bounded on both sides, so the planner expects a few days of rows, not a third of the table.
 days_read as (
-    {%- if summed_whole %}
+    {% if summed_whole %}
 
     -- the window's days before its first week and after its last (a window shorter than two weeks may
     -- hold no week: its days are all read here)
-    select *, 1 as sign
-    from customer_days
-    where
-        usage_date >= (select window_bounds.window_start_date from window_bounds)
-        and usage_date < (
-            select least(window_bounds.first_week_start, window_bounds.after_last_week) from window_bounds
-        )
+        select
+            *,
+            1 as sign
+        from customer_days
+        where
+            usage_date >= (select window_bounds.window_start_date from window_bounds)
+            and usage_date < (
+                select least(window_bounds.first_week_start, window_bounds.after_last_week) from window_bounds
+            )
         {{ in_changed }}
 
-    union all
+        union all
 
-    select *, 1 as sign
-    from customer_days
-    where
-        usage_date >= (
-            select greatest(window_bounds.after_last_week, window_bounds.window_start_date) from window_bounds
-        )
-        and usage_date <= (select window_bounds.as_of_date from window_bounds)
+        select
+            *,
+            1 as sign
+        from customer_days
+        where
+            usage_date >= (
+                select greatest(window_bounds.after_last_week, window_bounds.window_start_date) from window_bounds
+            )
+            and usage_date <= (select window_bounds.as_of_date from window_bounds)
         {{ in_changed }}
-    {%- endif %}
-    {%- if slide %}
-        {%- if summed_whole %}
+    {% endif %}
+    {% if summed_whole and slide %}
 
-    union all
-        {%- endif %}
+        union all
+    {% endif %}
+    {% if slide %}
 
-    -- a slide: the days that entered the window since the last build's as-of day ...
-    select *, 1 as sign
-    from customer_days
-    where
-        usage_date > {{ from_date }} and usage_date <= {{ to_date }}
-        {{ not_changed }}
+        -- a slide: the days that entered the window since the last build's as-of day ...
+        select
+            *,
+            1 as sign
+        from customer_days
+        where
+            usage_date > {{ from_date }} and usage_date <= {{ to_date }}
+            {{ not_changed }}
 
-    union all
+        union all
 
-    -- ... and those that left it
-    select *, -1 as sign
-    from customer_days
-    where
-        usage_date > {{ from_date }} - {{ days }} and usage_date <= {{ to_date }} - {{ days }}
-        {{ not_changed }}
-    {%- endif %}
+        -- ... and those that left it
+        select
+            *,
+            -1 as sign
+        from customer_days
+        where
+            usage_date > {{ from_date }} - {{ days }} and usage_date <= {{ to_date }} - {{ days }}
+            {{ not_changed }}
+    {% endif %}
 
 ),
 
@@ -162,28 +168,28 @@ recent as (
         case when avg_rsrp_dbm is not null then sign else 0 end as rsrp_day_count,
         case when avg_rsrp_dbm <= {{ var('poor_coverage_rsrp_dbm') }} then sign else 0 end as poor_coverage_day_count
     from scored_days
-    {%- if summed_whole %}
+    {% if summed_whole %}
 
-    union all
+        union all
 
-    select * from whole_weeks
-    {%- endif %}
-    {%- if slide %}
+        select * from whole_weeks
+    {% endif %}
+    {% if slide %}
 
-    union all
+        union all
 
-    -- a slide: the sums of the last build (of the customers not summed whole)
-    select
-        customer_id,
-        recent_usage_day_count,
-        recent_active_day_count,
-        scored_day_count,
-        experience_score_sum,
-        rsrp_day_count,
-        poor_coverage_day_count
-    from {{ this }}
-    where true {{ not_changed }}
-    {%- endif %}
+        -- a slide: the sums of the last build (of the customers not summed whole)
+        select
+            customer_id,
+            recent_usage_day_count,
+            recent_active_day_count,
+            scored_day_count,
+            experience_score_sum,
+            rsrp_day_count,
+            poor_coverage_day_count
+        from {{ this }}
+        where true {{ not_changed }}
+    {% endif %}
 
 ),
 

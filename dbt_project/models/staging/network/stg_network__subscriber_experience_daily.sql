@@ -68,7 +68,7 @@ numbers as (
     from distinct_numbers
     left join {{ pii_tokens(
         'raw_network', 'subscriber_experience_daily', 'msisdn',
-        'array(select distinct distinct_numbers.normalised from distinct_numbers)'
+        'array(select distinct listed.normalised from distinct_numbers as listed)'
     ) }} as tokens
         on distinct_numbers.normalised = tokens.value
 

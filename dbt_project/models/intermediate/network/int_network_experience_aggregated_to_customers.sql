@@ -9,9 +9,10 @@
 {%- endif %}
 {#- the changed customers' whole sum: every customer's without a slide, none when no customer changed -#}
 {%- set summed_whole = not slide or slide.changed > 0 -%}
-{%- set in_changed = 'and customer_id in (select changed.customer_id from changed)' if slide else '' -%}
-{%- set not_changed = 'and customer_id not in (select changed.customer_id from changed)' -%}
-{%- set not_changed = not_changed if summed_whole and slide else '' %}
+{#- on a slide with changed customers: their whole sum, and everyone else's slide -#}
+{%- set scoped = summed_whole and slide -%}
+{%- set in_changed = 'and customer_id in (select changed.customer_id from changed)' if scoped else '' -%}
+{%- set not_changed = 'and customer_id not in (select changed.customer_id from changed)' if scoped else '' %}
 with
 
 -- read at each end of the window, each read inlined (through the index on the day)
@@ -50,7 +51,7 @@ window_bounds as materialized (
     from ({{ as_of_day() }}) as as_of
 
 ),
-{% if summed_whole and slide %}
+{% if scoped %}
 
 -- The customers with a day of the last build's window written since (`_merged_at` after its
 -- `stamped_through`, through the customer-days' BRIN index): their window is summed whole below. A
@@ -116,7 +117,7 @@ days_read as (
             and usage_date <= (select window_bounds.as_of_date from window_bounds)
         {{ in_changed }}
     {% endif %}
-    {% if summed_whole and slide %}
+    {% if scoped %}
 
         union all
     {% endif %}

@@ -26,7 +26,7 @@
     rendered, before its pre-hook deletes anything: the month after the latest month the table holds,
     the month after the latest observed one, and the first observed month if it is not the one the
     table's record keeps (`observed_from`, `customer_months_record()`), else the earlier of the two;
-    '-infinity' for an empty table. -#}
+    '-infinity' when there is no such month (nothing kept and nothing observed). -#}
 {% macro customer_months_first_rebuilt() -%}
     {%- set recorded = (merge_window_recorded(this) or {}).get('observed_from') -%}
     {%- set recorded = "'" ~ recorded ~ "'::date" if recorded else 'null::date' -%}

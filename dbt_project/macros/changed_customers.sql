@@ -19,9 +19,10 @@
     A billing record is taken to keep its parent (an invoice its account, an account its customer,
     as `int_invoices_paid` takes a payment to keep its invoice; docs/warehouse.md).
 
-    Used by `int_customer_months_billed` (macros/customer_months.sql, with its months in progress)
-    and `int_billing_aggregated_to_customers`, whose runs delete and append again their rows of
-    those customers (`changed_customers_delete()`, a pre-hook) instead of every customer's.
+    Used by `int_customer_months_billed` (macros/customer_months.sql, with its months in progress),
+    `int_billing_aggregated_to_customers` and `int_subscriptions_aggregated_to_customers`, whose runs
+    delete and append again their rows of those customers (`changed_customers_delete()`, a pre-hook)
+    instead of every customer's.
 -#}
 
 {#- The changed customers (a query of `customer_id`), or none when the table has no record of what
@@ -159,8 +160,8 @@ changed_accounts as materialized (
     {%- endif -%}
 {%- endmacro %}
 
-{#- A post-hook of a customer-keyed model: the unique index on `customer_id`, through which its
-    pre-hook deletes the changed customers' rows (a no-op once it exists). -#}
+{#- A post-hook of a customer-keyed model: the unique index on `customer_id` (macros/unique_index.sql),
+    through which its pre-hook deletes the changed customers' rows. -#}
 {% macro changed_customers_index() -%}
-    create unique index if not exists {{ adapter.quote(this.identifier ~ '__customer') }} on {{ this }} (customer_id)
+    {{ unique_index('customer_id', 'customer') }}
 {%- endmacro %}

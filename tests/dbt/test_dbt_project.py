@@ -63,6 +63,7 @@ MODEL_MATERIALIZATIONS = {
     "int_customer_months_spined": "incremental",
     "stg_crm__subscriptions": "incremental",
     "int_billing_aggregated_to_customers": "incremental",
+    "int_subscriptions_aggregated_to_customers": "incremental",
 }
 KEY_MERGED = {
     "stg_crm__subscriptions": "subscription_id",
@@ -86,7 +87,10 @@ CUSTOMER_MONTHS = {
 """Incremental models whose runs delete and append again the months observed since and the months of
 the customers with a change landed since in the upstreams named, or newly in service
 (macros/customer_months.sql)."""
-CUSTOMER_KEYED = {"int_billing_aggregated_to_customers": {"stg_billing__accounts", "int_invoices_paid"}}
+CUSTOMER_KEYED = {
+    "int_billing_aggregated_to_customers": {"stg_billing__accounts", "int_invoices_paid"},
+    "int_subscriptions_aggregated_to_customers": {"stg_crm__subscriptions"},
+}
 """Incremental models, one row per customer, whose runs delete and append again the rows of the
 customers with a change landed since in the upstreams named (macros/changed_customers.sql)."""
 ROW_RULED = {
@@ -246,8 +250,9 @@ def test_customer_months_delete_and_append_their_scope_and_record_what_they_read
     """The customer-months delete the rows of their scope (a pre-hook) and append them again; they
     record the latest `_loaded_at` of each upstream their scope reads the changes of, and the first
     observed month and the data's last day (after `merge_window_record()`), follow the customers
-    newly in service, and index the month through which a run finds the latest it holds. Their data
-    tests read the whole table."""
+    newly in service, and index the month through which a run finds the latest it holds, and their
+    key (unique: PostgreSQL refuses an appended row that repeats a kept one). Their data tests read
+    the whole table."""
     nodes = manifest["nodes"]
     for model in _models(manifest):
         if model["name"] not in CUSTOMER_MONTHS:
@@ -257,8 +262,13 @@ def test_customer_months_delete_and_append_their_scope_and_record_what_they_read
         assert config_["incremental_strategy"] == "append", name
         assert [h["sql"] for h in config_["pre-hook"]] == ["{{ customer_months_delete_scope() }}"], name
         hooks = [hook["sql"] for hook in config_["post-hook"]]
-        recorded = ["{{ merge_window_index() }}", "{{ merge_window_record() }}", "{{ customer_months_record() }}"]
-        assert hooks[-3:] == recorded, name
+        recorded = [
+            "{{ merge_window_index() }}",
+            "{{ unique_index('customer_month_id', 'key') }}",
+            "{{ merge_window_record() }}",
+            "{{ customer_months_record() }}",
+        ]
+        assert hooks[-4:] == recorded, name
         assert config_["meta"]["merge_window_column"] == "month_start_date", name
         assert set(config_["meta"]["merge_window_reads"]) == reads, name
         assert "changed_customers_ctes(" in model["raw_code"], name
@@ -1496,21 +1506,24 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     rows stay. When the data's last day passes a customer's first activation (C7, reported in
     advance), that customer's month in progress gains its row, and loses it when the day moves back;
     a month observed anew is built for every customer. A churn reported late removes the months
-    after it. The billing aggregates build again the customer of the payment (C1) and no other.
-    Each time the tables (and the spine, built by the same rules) equal a build in full."""
+    after it. The billing aggregates build again the customer of the payment (C1) and no other; the
+    subscription aggregates the customer of a subscription landed (C7, then C3) and no other. Each
+    time the tables (and the spine, built by the same rules) equal a build in full."""
     months, billing = "intermediate.int_customer_months_billed", "intermediate.int_billing_aggregated_to_customers"
     spine = "intermediate.int_customer_months_spined"
+    subscribed = "intermediate.int_subscriptions_aggregated_to_customers"
     build = ("--select", "+int_customer_months_billed", "int_billing_aggregated_to_customers")
 
     def rows(column: str = "xmin") -> dict[str, str]:
         found = built.execute(f"select customer_month_id as id, {column}::text as v from {months}")
         return {r["id"]: r["v"] for r in found}
 
-    def billed() -> dict[str, str]:
-        return {r["customer_id"]: r["xmin"] for r in built.execute(f"select customer_id, xmin::text from {billing}")}
+    def versions(table: str) -> dict[str, str]:
+        return {r["customer_id"]: r["xmin"] for r in built.execute(f"select customer_id, xmin::text from {table}")}
 
     def contents() -> list[list[dict[str, Any]]]:
-        return [built.execute(f"select * from {table} order by 1").fetchall() for table in (months, billing, spine)]
+        tables = (months, billing, spine, subscribed)
+        return [built.execute(f"select * from {table} order by 1").fetchall() for table in tables]
 
     def in_full(*args: str) -> list[list[dict[str, Any]]]:
         _build(
@@ -1519,13 +1532,14 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
             "int_customer_months_spined",
             "int_customer_months_billed",
             "int_billing_aggregated_to_customers",
+            "int_subscriptions_aggregated_to_customers",
             "--full-refresh",
             *args,
         )
         return contents()
 
     _build(dbt_database, *build)  # the full build of the tests before, then a run: both record what they read
-    before, billed_before = rows(), billed()
+    before, billed_before, subscribed_before = rows(), versions(billing), versions(subscribed)
     in_progress = built.execute("select max(month_start_date) as m from intermediate.int_months_observed")
     month = in_progress.fetchone()["m"].strftime("%Y-%m")
     built.execute(
@@ -1544,7 +1558,8 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         assert rewritten == changed
         assert f"C3|{month}" in before and f"C3|{month}" not in rewritten, "an unchanged month in progress rewritten"
         assert set(rows("region").values()) - {"广东", "上海"} == {"浙江"}
-        assert {k for k, v in billed().items() if billed_before.get(k) != v} == {"C1"}
+        assert {k for k, v in versions(billing).items() if billed_before.get(k) != v} == {"C1"}
+        assert versions(subscribed) == subscribed_before, "a subscription aggregate rewritten without a subscription"
         merged = contents()
         assert merged == in_full()
 
@@ -1560,8 +1575,10 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
                 "'2026-12-05 08:30+00','f26',1)"
             )
         )
+        subscribed_before = versions(subscribed)
         _build(dbt_database, *build)
         assert not {k for k in rows() if k.startswith("C7|")}, "C7 has a month before its activation"
+        assert {k for k, v in versions(subscribed).items() if subscribed_before.get(k) != v} == {"C7"}
         moved_on = last_day + timedelta(days=5)
         later = ("--exclude", "test_type:unit", "--vars", f"{{as_of_date: '{moved_on}'}}")  # unit tests: var unset
         before = rows()
@@ -1586,7 +1603,9 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
                 "'b22','2026-12-05 09:00+00','f22',1)"
             )
         )
+        subscribed_before = versions(subscribed)
         _build(dbt_database, *build)
+        assert {k for k, v in versions(subscribed).items() if subscribed_before.get(k) != v} == {"C3"}
         kept = rows()
         assert "C3|2026-05" in kept and not {f"C3|2026-0{m}" for m in (6, 7, 8, 9)} & kept.keys()
         merged = contents()

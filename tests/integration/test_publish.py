@@ -265,8 +265,9 @@ def test_a_new_build_catches_up_by_the_days_the_latest_build_changed(url, conn):
 def test_a_publish_brings_the_candidate_up_for_the_next_build(url, conn):
     """Given the incremental facts, a publish brings the candidate's (the facts published before, left
     there by the swap) up to the published ones and records it (``caught_up_with``): after a full
-    build by a copy, after a daily build by the days it changed. The next ``begin`` then starts from
-    that table as it is, copying nothing."""
+    build by a copy, vacuumed (autovacuum would otherwise vacuum it during the next build), after a
+    daily build by the days it changed. The next ``begin`` then starts from that table as it is,
+    copying nothing."""
     days = "marts_candidate.fct_days"
     content = "select day::text, v from {} order by day"
 
@@ -294,6 +295,8 @@ def test_a_publish_brings_the_candidate_up_for_the_next_build(url, conn):
         date_column="day", changed_since=None,
     )  # fmt: skip
     assert same_as_published() and _record(conn, days)["caught_up_with"] == "t/1"
+    vacuumed = "select last_vacuum is not null from pg_stat_user_tables where relid = %s::regclass"  # not autovacuum
+    assert conn.execute(vacuumed, (days,)).fetchone() == (True,), "the copy was left to autovacuum"
     assert [i for (i,) in conn.execute("select indexname from pg_indexes where tablename = 'fct_days' "
                                        "and schemaname = 'marts_candidate'")] == ["fct_days_day"]  # fmt: skip
     prepared = conn.execute(f"select '{days}'::regclass::oid as oid").fetchone()

@@ -1,8 +1,16 @@
+-- Incremental (dbt_project.yml): a run builds again the customers that hold or held a subscription
+-- landed since (macros/changed_customers.sql); its pre-hook has deleted their rows, and they are
+-- appended. Nothing here depends on the as-of day. On an incremental run the scoped read is
+-- materialised (the planner filters it to the few changed customers first).
+-- depends_on: {{ ref('snap_crm__subscriptions') }} (read on incremental runs)
+
 with
+{{ changed_customers_ctes() }}
+subscriptions as {{ 'materialized' if changed_customers_scoped() }} (
 
-subscriptions as (
-
-    select * from {{ ref('stg_crm__subscriptions') }}
+    select kept.* from {{ ref('stg_crm__subscriptions') }} as kept
+    {{ changed_customers_join('kept.customer_id') }}
+    where {{ changed_customers_scope() }}
 
 ),
 

@@ -27,10 +27,12 @@
     of this table, a literal, so the planner reads the raw table's BRIN index on it; every row on a
     full build). Loads into one raw table are sequential, so no row committed later has an earlier
     `_loaded_at` (macros/merge_window.sql). `int_invoices_paid` reads the staged invoices and
-    payments with it the same way (billing's tables land one batch after another).
+    payments with it the same way (billing's tables land one batch after another), and the
+    subscriptions' snapshot its staging (above the latest `_loaded_at` of its versions).
 -#}
 {% macro landed_since_kept(needs=[]) -%}
-    {%- if not (execute and is_incremental()) or kept_lacks(needs) -%}
+    {%- set kept = is_incremental() or (model.resource_type == 'snapshot' and load_relation(this) is not none) -%}
+    {%- if not (execute and kept) or kept_lacks(needs) -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set found = run_query('select max(_loaded_at)::text from ' ~ this) -%}

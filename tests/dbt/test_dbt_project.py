@@ -422,6 +422,8 @@ def test_subscriptions_are_snapshotted_scd2(manifest: dict[str, Any]) -> None:
         "updated_at",
     )
     assert snapshots["snap_crm__subscriptions"]["schema"] == "snapshots"
+    assert config["hard_deletes"] == "ignore"  # so a run may read the subscriptions staged since its last
+    assert "where {{ landed_since_kept() }}" in snapshots["snap_crm__subscriptions"]["raw_code"]
 
 
 # --- builds against PostgreSQL ------------------------------------------------------------------

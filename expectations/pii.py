@@ -23,20 +23,21 @@ from telco_dw.quality.spec import SuiteSpec, critical
 if TYPE_CHECKING:
     import great_expectations as gx
 
-LAYERS = {"staging": ("staging", "stg_"), "marts": ("marts", ""), "snapshots": ("snapshots", "snap_")}
-"""dbt folder -> (schema, model name prefix)."""
+LAYERS = {"staging": ("staging", "stg_"), "marts": ("marts", "")}
+"""Folder of ``models/`` -> (schema, model name prefix)."""
 
 
 def _models() -> list[tuple[str, str, list[str]]]:
-    """(schema, model, its *_token columns) of every model under the layers, from the SQL files."""
+    """(schema, model, its *_token columns) of every model under the layers, from the SQL files, and
+    of every snapshot, from its YAML (its SQL selects ``*``: the columns are listed there)."""
     project = config.load().dbt_project
     out = []
     for folder, (schema, prefix) in LAYERS.items():
-        for path in sorted((project / folder).rglob("*.sql")) + sorted((project / "models" / folder).rglob("*.sql")):
+        for path in sorted((project / "models" / folder).rglob("*.sql")):
             if path.stem.startswith(prefix) and not path.stem.startswith("_"):
                 tokens = sorted(set(re.findall(r"\b(\w+_token)\b", path.read_text(encoding="utf-8"))))
                 out.append((schema, path.stem, tokens))
-    for path in sorted((project / "snapshots").glob("*.yml")):  # snapshots are declared in YAML
+    for path in sorted((project / "snapshots").glob("*.yml")):
         text = path.read_text(encoding="utf-8")
         tokens = sorted(set(re.findall(r"name: (\w+_token)\b", text)))
         out += [("snapshots", name, tokens) for name in re.findall(r"^  - name: (\w+)$", text, flags=re.M)]

@@ -371,6 +371,21 @@ def test_a_gate_validates_its_suites_together_and_keeps_each_suites_verdict(
             conn.execute(f"drop schema if exists {other} cascade")
 
 
+def test_pii_suites_cover_each_staging_model_mart_and_snapshot_once() -> None:
+    """One ``pii.*`` suite per staging model, mart and snapshot (a snapshot written in SQL is still
+    read from its YAML, which lists its token column; its SQL selects ``*``)."""
+    from telco_dw import config
+    from telco_dw.quality import all_suites
+
+    project = config.load().dbt_project
+    names = [s.name for s in all_suites() if s.name.startswith("pii.")]
+    expected = {f"pii.staging.{p.stem}" for p in (project / "models" / "staging").rglob("stg_*.sql")}
+    expected |= {f"pii.snapshots.{p.stem}" for p in (project / "snapshots").glob("snap_*.sql")}
+    assert len(names) == len(set(names)) and expected <= set(names)
+    snapshot = next(s for s in all_suites() if s.name == "pii.snapshots.snap_crm__subscriptions")
+    assert "msisdn_token" in [e.configuration.kwargs.get("column") for e in snapshot.suite().expectations]
+
+
 def test_the_pii_check_finds_each_kind_of_personal_value_in_one_read(warehouse_url: str) -> None:
     """``pii.*`` suites match every kind of ``LEAK_SQL_PATTERNS`` with one check (one read of the table):
     a row holding any one kind is unexpected; tokens and ordinary values are not."""

@@ -834,12 +834,11 @@ def privacy_erase(customer_id: str, no_rebuild: bool) -> None:
     """Erase one customer's personal data from raw and quarantine, then rebuild the marts; safe to repeat.
 
     The rebuild is a full refresh (incremental facts would keep the customer's older days) through
-    the quality gate and published like a transform run; then the candidate schema, which holds the
-    marts published before, is dropped. Logged to audit.privacy_actions (counts per table, never values).
+    the quality gate and published like a transform run; then what the candidate schema holds of
+    the marts published before is dropped. Logged to audit.privacy_actions (counts per table, never values).
     """
     from telco_dw.privacy import catalogue, lifecycle
-    from telco_dw.transform.rebuild import rebuild
-    from telco_dw.warehouse import publish
+    from telco_dw.transform.rebuild import rebuild_after_erasure
     from telco_dw.warehouse.connection import connect, warehouse_url
 
     cfg = config.load()
@@ -851,9 +850,7 @@ def privacy_erase(customer_id: str, no_rebuild: bool) -> None:
     _print_counts(f"erased customer {customer_id}", done)
     if not no_rebuild:
         with _step("rebuilding the marts without them (dbt build --full-refresh, quality gate, publish)"):
-            rebuild(warehouse_url(cfg), f"erase/{customer_id}/{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}", full_refresh=True)
-            with connect(cfg) as conn, conn.transaction():
-                publish.discard(conn)
+            rebuild_after_erasure(warehouse_url(cfg), f"erase/{customer_id}/{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}")
 
 
 @privacy.command("retention")

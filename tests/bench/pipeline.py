@@ -127,12 +127,10 @@ def publish(url: str, run_id: str) -> dict[str, Any]:
     """The rest of the gate (the PII suites of staging, the candidate marts and the snapshots), then
     the swap of the candidate into ``marts``: refused (raising) unless every gate suite passed; then,
     as the transform DAG's publish task does, the candidate's incremental facts brought up to the
-    published ones for the next build (``publish.prepare_next``; after a full build, a copy of each,
-    vacuumed: ``publish.vacuum_copies``):
-    ``prepare_s``, apart from ``swap_s``."""
+    published ones for the next build (``publish.prepare_next_build``; after a full build, a copy of
+    each, vacuumed): ``prepare_s``, apart from ``swap_s``."""
     started = time.monotonic()
     import great_expectations  # noqa: F401
-    import psycopg
 
     from telco_dw import config
     from telco_dw.quality import gate
@@ -144,9 +142,7 @@ def publish(url: str, run_id: str) -> dict[str, Any]:
     validated = time.monotonic()
     done = wap.publish_or_refuse(url, run_id, gate.select(wap.GATE_SUITES, wap.CANDIDATE_SCHEMAS))
     swapped = time.monotonic()
-    with psycopg.connect(url) as conn, conn.transaction():  # what publish_or_refuse does next, timed apart
-        copied = wap.prepare_next(conn, run_id, manifest.incremental_marts(manifest.checked(config.load())))
-    wap.vacuum_copies(url, copied)
+    wap.prepare_next_build(url, run_id, manifest.incremental_marts(manifest.checked(config.load())))  # timed apart
     return {
         "import_s": round(imported - started, 2),
         "work_s": round(time.monotonic() - imported, 2),

@@ -1523,6 +1523,10 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     def versions(table: str) -> dict[str, str]:
         return {r["customer_id"]: r["xmin"] for r in built.execute(f"select customer_id, xmin::text from {table}")}
 
+    def rewritten(now: dict[str, str], before: dict[str, str]) -> set[str]:
+        """The keys of ``now`` whose row version (or value) is not the one of ``before``."""
+        return {k for k, v in now.items() if before.get(k) != v}
+
     def contents() -> list[list[dict[str, Any]]]:
         tables = (months, billing, spine, subscribed)
         return [built.execute(f"select * from {table} order by 1").fetchall() for table in tables]
@@ -1555,12 +1559,12 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     )
     try:
         _build(dbt_database, *build)
-        rewritten = {k for k, v in rows().items() if before.get(k) != v}
+        months_rewritten = rewritten(rows(), before)
         changed = {k for k in before if k.startswith(("C1|", "C2|"))}
-        assert rewritten == changed
-        assert f"C3|{month}" in before and f"C3|{month}" not in rewritten, "an unchanged month in progress rewritten"
+        assert months_rewritten == changed
+        assert f"C3|{month}" in before and f"C3|{month}" not in months_rewritten, "an unchanged month in progress"
         assert set(rows("region").values()) - {"广东", "上海"} == {"浙江"}
-        assert {k for k, v in versions(billing).items() if billed_before.get(k) != v} == {"C1"}
+        assert rewritten(versions(billing), billed_before) == {"C1"}
         assert versions(subscribed) == subscribed_before, "a subscription aggregate rewritten without a subscription"
         merged = contents()
         assert merged == in_full()
@@ -1580,18 +1584,18 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         subscribed_before = versions(subscribed)
         _build(dbt_database, *build)
         assert not {k for k in rows() if k.startswith("C7|")}, "C7 has a month before its activation"
-        assert {k for k, v in versions(subscribed).items() if subscribed_before.get(k) != v} == {"C7"}
+        assert rewritten(versions(subscribed), subscribed_before) == {"C7"}
         moved_on = last_day + timedelta(days=5)
         later = ("--exclude", "test_type:unit", "--vars", f"{{as_of_date: '{moved_on}'}}")  # unit tests: var unset
         before = rows()
         _build(dbt_database, *build, *later)
-        rewritten = {k for k, v in rows().items() if before.get(k) != v}
+        months_rewritten = rewritten(rows(), before)
         new_month = moved_on.strftime("%Y-%m")
-        assert f"C7|{new_month}" in rewritten, "C7's month in progress did not gain its row"
+        assert f"C7|{new_month}" in months_rewritten, "C7's month in progress did not gain its row"
         if new_month == month:  # the same month: only C7's row is new
-            assert rewritten == {f"C7|{month}"}
+            assert months_rewritten == {f"C7|{month}"}
         else:  # a month observed anew: built for every customer in service, no older row rewritten
-            assert all(k.endswith(new_month) for k in rewritten) and f"C3|{new_month}" in rewritten
+            assert all(k.endswith(new_month) for k in months_rewritten) and f"C3|{new_month}" in months_rewritten
         assert contents() == in_full(*later)
         _build(dbt_database, *build)  # the data's last day again: C7's row goes
         assert not {k for k in rows() if k.startswith("C7|")}, "C7's row stayed after the last day moved back"
@@ -1607,7 +1611,7 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         )
         subscribed_before = versions(subscribed)
         _build(dbt_database, *build)
-        assert {k for k, v in versions(subscribed).items() if subscribed_before.get(k) != v} == {"C3"}
+        assert rewritten(versions(subscribed), subscribed_before) == {"C3"}
         kept = rows()
         assert "C3|2026-05" in kept and not {f"C3|2026-0{m}" for m in (6, 7, 8, 9)} & kept.keys()
         merged = contents()

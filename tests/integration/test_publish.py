@@ -325,3 +325,37 @@ def test_a_publish_brings_the_candidate_up_for_the_next_build(url, conn):
     # the candidate now holds t/1's facts (the swap), brought up to t/2's by the days t/2 changed
     assert same_as_published() and _record(conn, days)["caught_up_with"] == "t/2"
     assert conn.execute(xmins.format(days)).fetchall() == published_rows, "the days before changed_since were rewritten"
+
+
+def test_an_erasures_discard_keeps_only_the_facts_prepared_from_its_publish(url, conn):
+    """After an erasure's rebuild is published, ``discard`` drops what the candidate holds of the marts
+    published before (tables and views), and keeps the incremental facts the publish brought up to
+    it (a copy of the erased facts): the next ``begin`` starts from them without copying again."""
+    days = "marts_candidate.fct_days"
+    for run in ("t/1", "t/2"):  # the build before the erasure, then the erasure's rebuild
+        with conn.transaction():
+            publish.begin(conn, run, incremental=["fct_days"])
+        conn.execute("create schema if not exists marts_candidate")
+        conn.execute(f"drop table if exists {days}")
+        conn.execute(f"create table {days} as select '2026-10-01'::date as day, {run[-1]} as v")
+        for table in ("dim_probe", "fct_probe"):
+            conn.execute(f"create table if not exists marts_candidate.{table} as select {run[-1]} as v")
+        _evidence(conn, run)
+        publish.publish_or_refuse(url, run, GATE, incremental=["fct_days"])
+    conn.execute("create view marts_candidate.probe_view as select v from marts_candidate.dim_probe")
+    with conn.transaction():
+        kept = publish.discard(conn)
+    assert kept == [days]
+    left = "select relname from pg_class where relnamespace = 'marts_candidate'::regnamespace and relkind in ('r', 'v')"
+    assert {r for (r,) in conn.execute(left)} == {"fct_days"}
+    assert conn.execute(f"select v from {days}").fetchall() == [(2,)]  # the erasure's publish
+    prepared = conn.execute(f"select '{days}'::regclass::oid").fetchone()
+    with conn.transaction():
+        publish.begin(conn, "t/3", incremental=["fct_days"])
+    assert conn.execute(f"select '{days}'::regclass::oid").fetchone() == prepared, "begin copied it again"
+
+    conn.execute("update audit.publications set status = 'refused' where run_id = 't/3'")
+    conn.execute(f"comment on table {days} is null")  # not prepared from the latest publish: it goes
+    with conn.transaction():
+        assert publish.discard(conn) == []
+    assert conn.execute(f"select to_regclass('{days}')").fetchone() == (None,)

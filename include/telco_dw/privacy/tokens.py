@@ -53,8 +53,7 @@ create or replace function privacy.token(value text) returns text
     language sql stable strict parallel safe security definer
     set search_path = pg_catalog, pg_temp
 return coalesce(
-    (select encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(value, 'UTF8'))), 'hex')
-     from privacy.token_key as k),
+    (select {hmac(value)} from privacy.token_key as k),
     privacy.missing_token_key()
 );
 revoke all on function privacy.token(text) from public;
@@ -70,8 +69,7 @@ begin
         perform privacy.missing_token_key();
     end if;
     return query
-        select v.val, encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(v.val, 'UTF8'))), 'hex')
-        from unnest(vals) as v (val);
+        select v.val, {hmac(v.val)} from unnest(vals) as v (val);
 end $$;
 revoke all on function privacy.tokens(text[]) from public;
 create or replace function privacy.scrub(value text) returns text
@@ -84,7 +82,17 @@ comment on function privacy.tokens(text[]) is
 """
 
 
-DDL = _DDL.replace("{scrub}", scrub_sql())
+def _hmac_sql(value: str) -> str:
+    """HMAC-SHA256 (hex) of the SQL text ``value`` under the pads of ``k`` (a ``privacy.token_key`` row):
+    ``sha256(outer_pad || sha256(inner_pad || message))``, what :func:`token` computes in Python."""
+    return f"encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to({value}, 'UTF8'))), 'hex')"
+
+
+DDL = (
+    _DDL.replace("{scrub}", scrub_sql())
+    .replace("{hmac(value)}", _hmac_sql("value"))
+    .replace("{hmac(v.val)}", _hmac_sql("v.val"))
+)
 """The ``privacy`` schema: the key table, ``privacy.token`` (and ``privacy.tokens``, by the array) and
 ``privacy.scrub`` (free text)."""
 

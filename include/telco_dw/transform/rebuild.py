@@ -3,7 +3,8 @@ privacy preparation, as one call (``telco-dw privacy erase``, the tests, the ben
 
 The same steps and rules as the DAG (``dags/transform.py``): :func:`telco_dw.warehouse.publish.begin`,
 ``dbt build`` into ``marts_candidate``, the gate suites (``pii.*``, ``marts.*``) on the candidate,
-then :func:`telco_dw.warehouse.publish.publish_or_refuse`.
+then :func:`telco_dw.warehouse.publish.publish_or_refuse`. :func:`rebuild_after_erasure` is
+``telco-dw privacy erase``'s.
 """
 
 from __future__ import annotations
@@ -47,3 +48,16 @@ def rebuild(url: str, run_id: str | None = None, *, full_refresh: bool = False) 
     outcome = gate.validate(url, specs, run_id)
     log.info("quality gate of run %s: %s", run_id, outcome.counts())
     return publish.publish_or_refuse(url, run_id, specs, incremental)
+
+
+def rebuild_after_erasure(url: str, run_id: str) -> publish.Publication:
+    """What ``telco-dw privacy erase`` does once the raw rows are erased: :func:`rebuild` in full
+    (incremental facts would keep the erased customer's older days), published, then
+    :func:`telco_dw.warehouse.publish.discard` of what the candidate held of the marts published
+    before (it keeps the facts brought up to this publish, so the next build does not copy them)."""
+    import psycopg
+
+    done = rebuild(url, run_id, full_refresh=True)
+    with psycopg.connect(url) as conn, conn.transaction():
+        publish.discard(conn)
+    return done

@@ -339,11 +339,23 @@ def vacuum_copies(url: str, tables: Sequence[str]) -> None:
             log.info("vacuumed %s (copied whole for the next build)", table)
 
 
+def prepare_next_build(url: str, run_id: str, incremental: Sequence[str]) -> list[str]:
+    """:func:`prepare_next` in a transaction of its own, then :func:`vacuum_copies` of what it copied
+    whole (returned). What a publish does for the next build (:func:`publish_or_refuse`; the bench
+    times it apart)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn, conn.transaction():
+        copied = prepare_next(conn, run_id, incremental)
+    vacuum_copies(url, copied)
+    return copied
+
+
 def publish_or_refuse(url: str, run_id: str, gate: Sequence[SuiteSpec], incremental: Sequence[str] = ()) -> Publication:
     """:func:`publish` in a transaction of its own; a refusal is recorded (:func:`refuse`), then raised.
-    Once published, :func:`prepare_next` for the ``incremental`` facts, in a transaction of its own,
-    then :func:`vacuum_copies` (the marts are published whether or not they succeed; a failure is
-    logged and left to the next :func:`begin`, or to autovacuum)."""
+    Once published, :func:`prepare_next_build` for the ``incremental`` facts (the marts are published
+    whether or not it succeeds; a failure is logged and left to the next :func:`begin`, or to
+    autovacuum)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -354,26 +366,43 @@ def publish_or_refuse(url: str, run_id: str, gate: Sequence[SuiteSpec], incremen
             with conn.transaction():  # the swap's transaction was rolled back with the exception
                 refuse(conn, run_id, refused.reason)
             raise
-        if incremental:
-            try:
-                with conn.transaction():
-                    copied = prepare_next(conn, run_id, incremental)
-                vacuum_copies(url, copied)
-            except psycopg.Error as exc:
-                log.warning(
-                    "the candidate's incremental facts were not prepared for the build after run %s (%s): "
-                    "that build's begin (or autovacuum) will",
-                    run_id,
-                    exc,
-                )
-        return done
+    if incremental:
+        try:
+            prepare_next_build(url, run_id, incremental)
+        except psycopg.Error as exc:
+            log.warning(
+                "the candidate's incremental facts were not prepared for the build after run %s (%s): "
+                "that build's begin (or autovacuum) will",
+                run_id,
+                exc,
+            )
+    return done
 
 
-def discard(conn: psycopg.Connection) -> None:
-    """Drop the candidate (after an erasure: it holds the marts published before, with the erased
-    customer's derived rows). The next build rebuilds every incremental fact. Call in a transaction."""
+def discard(conn: psycopg.Connection) -> list[str]:
+    """After an erasure's full rebuild is published: drop what the candidate still holds of the marts
+    published before it (with the erased customer's derived rows), every table and view but the
+    incremental facts :func:`prepare_next` brought up to the latest publish (``caught_up_with``: a
+    copy of the published, erased facts). The next build starts from those as they are (:func:`begin`
+    copies the facts it finds missing). Returns what it kept. Call in a transaction."""
     conn.execute(_LOCK)
-    conn.execute(f"drop schema if exists {CANDIDATE} cascade")
+    current = latest(conn)
+    relations = conn.execute(
+        "select format('%%I.%%I', n.nspname, c.relname), c.relkind from pg_class as c "
+        "join pg_namespace as n on n.oid = c.relnamespace where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')",
+        (CANDIDATE,),
+    ).fetchall()
+    kept = [
+        relation
+        for relation, kind in relations
+        if kind == "r" and current is not None and _record(conn, relation).get("caught_up_with") == current.run_id
+    ]
+    for relation, kind in relations:
+        if relation not in kept and _exists(conn, relation):  # a view may have gone with its table
+            what = {"v": "view", "m": "materialized view"}.get(kind, "table")
+            conn.execute(f"drop {what} {relation} cascade")
+    log.info("dropped the candidate's marts published before the erasure; kept the prepared facts %s", kept)
+    return kept
 
 
 def _load(conn: psycopg.Connection, run_id: str) -> Publication:

@@ -8,7 +8,8 @@
       customer 360 that the CRM no longer has (`vanished_customers()`), whose rows go;
     - `stg_crm__subscriptions`: every customer that holds or held a subscription landed since (the
       staged version, and its snapshotted versions, `snap_crm__subscriptions`);
-    - `stg_billing__accounts`: the customers of the accounts landed since;
+    - `stg_billing__accounts`: the customers of the accounts landed since, and their former owners
+      (`former_customer_ids`: an account moved to another customer changes both);
     - `int_invoices_paid`: the customers of the accounts of the invoices recounted since (an invoice
       with a payment landed since).
 
@@ -16,8 +17,8 @@
     last day has passed since the table's last build (or passed back): their month in progress gains
     (or loses) its row (`customers_newly_in_service()`, macros/customer_months.sql).
 
-    A billing record is taken to keep its parent (an invoice its account, an account its customer,
-    as `int_invoices_paid` takes a payment to keep its invoice; docs/warehouse.md).
+    A billing record is taken to keep its parent (an invoice its account, as `int_invoices_paid`
+    takes a payment to keep its invoice; docs/warehouse.md).
 
     Used by `int_customer_months_billed` (macros/customer_months.sql, with its months in progress),
     `int_billing_aggregated_to_customers` and `int_subscriptions_aggregated_to_customers`, whose runs
@@ -60,9 +61,11 @@
                 ~ through[upstream] ~ ')'
             ) -%}
         {%- elif upstream == 'stg_billing__accounts' -%}
+            {#- the owner of an account landed since, and its former owners (an account moved) -#}
             {%- do branches.append(
-                'select accounts.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
-                ~ ' where accounts._loaded_at > ' ~ through[upstream]
+                'select owners.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
+                ~ ' cross join lateral unnest(accounts.former_customer_ids || accounts.customer_id)'
+                ~ ' as owners (customer_id) where accounts._loaded_at > ' ~ through[upstream]
             ) -%}
         {%- elif upstream == 'int_invoices_paid' -%}
             {%- do branches.append(

@@ -1509,8 +1509,9 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
     advance), that customer's month in progress gains its row, and loses it when the day moves back;
     a month observed anew is built for every customer. A churn reported late removes the months
     after it. The billing aggregates build again the customer of the payment (C1) and no other; the
-    subscription aggregates the customer of a subscription landed (C7, then C3) and no other. Each
-    time the tables (and the spine, built by the same rules) equal a build in full."""
+    subscription aggregates the customer of a subscription landed (C7, then C3) and no other. A
+    billing account moved to another customer (C2's to C3) builds both again. Each time the tables
+    (and the spine, built by the same rules) equal a build in full."""
     months, billing = "intermediate.int_customer_months_billed", "intermediate.int_billing_aggregated_to_customers"
     spine = "intermediate.int_customer_months_spined"
     subscribed = "intermediate.int_subscriptions_aggregated_to_customers"
@@ -1524,8 +1525,8 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         return {r["customer_id"]: r["xmin"] for r in built.execute(f"select customer_id, xmin::text from {table}")}
 
     def rewritten(now: dict[str, str], before: dict[str, str]) -> set[str]:
-        """The keys of ``now`` whose row version (or value) is not the one of ``before``."""
-        return {k for k, v in now.items() if before.get(k) != v}
+        """The keys whose row version (or value) ``now`` is not the one ``before``: rewritten, new or gone."""
+        return {k for k in now.keys() | before.keys() if before.get(k) != now.get(k)}
 
     def contents() -> list[list[dict[str, Any]]]:
         tables = (months, billing, spine, subscribed)
@@ -1616,7 +1617,22 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         assert "C3|2026-05" in kept and not {f"C3|2026-0{m}" for m in (6, 7, 8, 9)} & kept.keys()
         merged = contents()
         assert merged == in_full()
+
+        built.execute(  # C2's billing account (its invoice I3) moves to C3: both customers change
+            _batches(
+                "insert into raw_billing.accounts values ('A2','C3','bank_card','6222020200445566',"
+                "'2025-07-01 00:00+00','2026-12-05 09:30+00','b27','2026-12-05 09:30+00','f27',1)"
+            )
+        )
+        before, billed_before = rows(), versions(billing)
+        _build(dbt_database, *build)
+        assert rewritten(versions(billing), billed_before) == {"C2", "C3"}
+        now = rows()
+        assert rewritten(now, before) == {k for k in now.keys() | before.keys() if k.startswith(("C2|", "C3|"))}
+        merged = contents()
+        assert merged == in_full()
     finally:
+        built.execute("delete from raw_billing.accounts where _source_file = 'f27'")
         built.execute("delete from raw_crm.customers where _source_file in ('f21', 'f26')")
         built.execute("delete from raw_crm.subscriptions where _source_file = 'f26'")
         built.execute("delete from raw_crm.subscriptions where _source_file = 'f22'")

@@ -171,10 +171,18 @@ def test_every_model_and_column_is_described(manifest: dict[str, Any]) -> None:
 
 
 def test_every_model_has_a_unique_not_null_key_first(manifest: dict[str, Any]) -> None:
+    """Every model's first column is its key, tested `unique` and `not_null`; a model that keeps its
+    table and appends to it holds the key by a unique index instead, and tests that the index is
+    there (`unique_by_index`): PostgreSQL refuses a repeated key at the insert."""
     for model in _models(manifest):
         key = next(iter(model["columns"]))
         tests = _column_tests(manifest, model["unique_id"]).get(key, set())
-        assert {"unique", "not_null"} <= tests, f"{model['name']}.{key} lacks unique + not_null"
+        appended = model["config"].get("incremental_strategy") == "append"
+        unique = "unique_by_index" if appended else "unique"
+        assert {unique, "not_null"} <= tests, f"{model['name']}.{key} lacks {unique} + not_null"
+        if appended:
+            hooks = " ".join(hook["sql"] for hook in model["config"]["post-hook"])
+            assert f"unique_index('{key}'" in hooks or (key == "customer_id" and "changed_customers_index()" in hooks)
 
 
 def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[str, Any]) -> None:
@@ -1638,6 +1646,38 @@ def test_customer_months_build_again_the_month_in_progress_and_the_months_of_cha
         built.execute("delete from raw_crm.subscriptions where _source_file = 'f22'")
         built.execute("delete from raw_billing.payments where _source_file = 'f21'")
         _build(dbt_database, *build, "--full-refresh")
+
+
+@pytest.mark.integration
+def test_appended_tables_refuse_a_repeated_key_and_their_key_test_needs_the_index(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The tables a run appends to hold their key by a unique index: PostgreSQL refuses a row that
+    repeats one, and the key's data test (`unique_by_index`) fails once the index is gone."""
+    from telco_dw.errors import UserError
+    from telco_dw.transform import dbt
+
+    appended = (
+        "int_customer_months_spined",
+        "int_customer_months_billed",
+        "int_billing_aggregated_to_customers",
+        "int_subscriptions_aggregated_to_customers",
+    )
+    for table in appended:
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            built.execute(f"insert into intermediate.{table} select * from intermediate.{table} limit 1")
+    key_test = ["test", "--select", "int_customer_months_spined,test_name:unique_by_index"]
+    dbt.run(key_test, dbt_database)
+    index = built.execute(
+        "select indexname, indexdef from pg_indexes where schemaname = 'intermediate' "
+        "and tablename = 'int_customer_months_spined' and indexname = 'int_customer_months_spined__key'"
+    ).fetchone()
+    built.execute(f'drop index intermediate."{index["indexname"]}"')
+    try:
+        with pytest.raises(UserError, match="dbt test"):
+            dbt.run(key_test, dbt_database)
+    finally:
+        built.execute(index["indexdef"])
 
 
 @pytest.mark.integration

@@ -98,9 +98,8 @@
 {%- endmacro %}
 
 {#- A post-hook of these models (a no-op on a model that is not merged by key): the unique index on
-    the key, through which a run finds the rows it merges, and the index on `_loaded_at`, through
-    which it reads the latest it holds (`landed_since_kept()`, `landed_since_record()`) and its data
-    tests read the rows it merged (no-ops once they exist). -#}
+    the key, through which a run finds the rows it merges, and the index on `_loaded_at`
+    (`loaded_at_index()`; no-ops once they exist). -#}
 {% macro key_merged_indexes() -%}
     {%- set key = config.get('unique_key') -%}
     {%- if not execute or config.get('materialized') != 'incremental' or not key -%}
@@ -108,6 +107,14 @@
     {%- endif -%}
     create unique index if not exists {{ adapter.quote(this.identifier ~ '__key') }}
         on {{ this }} ({{ adapter.quote(key) }});
+    {{ loaded_at_index() }}
+{%- endmacro %}
+
+{#- A post-hook of a table extended from the rows landed since the latest `_loaded_at` it holds
+    (the models merged by key, the subscriptions' snapshot): the index on `_loaded_at`, through which
+    a run reads that latest (`landed_since_kept()`, `landed_since_record()`: its last entry, not a
+    scan of the table) and the data tests read the rows it merged (a no-op once it exists). -#}
+{% macro loaded_at_index() -%}
     create index if not exists {{ adapter.quote(this.identifier ~ '__loaded_at') }}
         on {{ this }} (_loaded_at)
 {%- endmacro %}

@@ -432,6 +432,7 @@ def test_subscriptions_are_snapshotted_scd2(manifest: dict[str, Any]) -> None:
     assert snapshots["snap_crm__subscriptions"]["schema"] == "snapshots"
     assert config["hard_deletes"] == "ignore"  # so a run may read the subscriptions staged since its last
     assert "where {{ landed_since_kept() }}" in snapshots["snap_crm__subscriptions"]["raw_code"]
+    assert [hook["sql"] for hook in config["post-hook"]] == ["{{ loaded_at_index() }}"]  # its latest, not a scan
 
 
 # --- builds against PostgreSQL ------------------------------------------------------------------

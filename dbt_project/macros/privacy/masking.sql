@@ -116,3 +116,15 @@
 {% macro default__mask_bank_card(column) -%}
     case when {{ column }} is not null then '****' || right(regexp_replace({{ column }}, '[^0-9]', '', 'g'), 4) end
 {%- endmacro %}
+
+{#- The condition of a post-hook that follows what privacy nulled in raw in place (erasure,
+    retention; `ddl.NULLED_IN_PLACE`, whose partial index on those rows the planner reads): a row of
+    this table (`staged`) whose landed row (`landed`, the raw table, by `_batch_id` and
+    `_row_number`) has `column` nulled since, which an incremental run reading only the rows landed
+    since would not see. The staged subscriber-days drop such a day; the staged subscriptions null
+    such a version's token. -#}
+{% macro nulled_in_raw(column) -%}
+    landed.{{ column }} is null
+    and landed._batch_id = staged._batch_id
+    and landed._row_number = staged._row_number
+{%- endmacro %}

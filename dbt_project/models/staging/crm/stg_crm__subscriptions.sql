@@ -1,7 +1,7 @@
 {{
     config(
         post_hook=[
-            "update {{ this }} as staged set msisdn_token = null from {{ source('raw_crm', 'subscriptions') }} as landed where landed.msisdn is null and landed._batch_id = staged._batch_id and landed._row_number = staged._row_number and staged.msisdn_token is not null"
+            "update {{ this }} as staged set msisdn_token = null from {{ source('raw_crm', 'subscriptions') }} as landed where {{ nulled_in_raw('msisdn') }} and staged.msisdn_token is not null"
         ]
     )
 }}

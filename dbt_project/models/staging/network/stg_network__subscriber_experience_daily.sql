@@ -2,7 +2,7 @@
     config(
         unique_key='subscriber_day_id',
         post_hook=[
-            "delete from {{ this }} as staged using {{ source('raw_network', 'subscriber_experience_daily') }} as landed where landed.msisdn is null and landed._batch_id = staged._batch_id and landed._row_number = staged._row_number"
+            "delete from {{ this }} as staged using {{ source('raw_network', 'subscriber_experience_daily') }} as landed where {{ nulled_in_raw('msisdn') }}"
         ]
     )
 }}

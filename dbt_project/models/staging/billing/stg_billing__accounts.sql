@@ -1,6 +1,8 @@
 with
 
-source as (
+-- read three times (the latest versions, the moved accounts, their owners): inlined in each read
+-- rather than a copy of the whole table
+source as not materialized (
 
     select * from {{ source('raw_billing', 'accounts') }}
 
@@ -12,14 +14,23 @@ latest as (
 
 ),
 
-{#- every customer a version of the account named: an account moved to another customer keeps its
-    former owners, whose customer-keyed rows a run builds again (macros/changed_customers.sql) -#}
+{#- every customer the versions of an account moved to another customer named (few accounts): its
+    former owners, whose customer-keyed rows a run builds again (macros/changed_customers.sql).
+    The moved accounts are found by a hashed min <> max; at 1M accounts that adds 0.6 s to the
+    0.7 s of the latest versions, where collecting every account's owners added 1.2 s (a sort of
+    every version again) -#}
 owners as (
 
     select
         account_id,
         array_agg(distinct customer_id) filter (where customer_id is not null) as customer_ids
     from source
+    where account_id in (
+        select moved.account_id
+        from source as moved
+        group by moved.account_id
+        having min(moved.customer_id) <> max(moved.customer_id)
+    )
     group by account_id
 
 ),
@@ -35,7 +46,7 @@ renamed as (
         latest.updated_at,
         latest._loaded_at
     from latest
-    inner join owners on latest.account_id = owners.account_id
+    left join owners on latest.account_id = owners.account_id
 
 )
 

@@ -14,23 +14,24 @@ latest as (
 
 ),
 
-{#- every customer the versions of an account moved to another customer named (few accounts): its
-    former owners, whose customer-keyed rows a run builds again (macros/changed_customers.sql).
-    The moved accounts are found by a hashed min <> max; at 1M accounts that adds 0.6 s to the
-    0.7 s of the latest versions, where collecting every account's owners added 1.2 s (a sort of
-    every version again) -#}
 owners as (
 
+    -- every customer the versions of an account moved to another customer named (few accounts):
+    -- its former owners, whose customer-keyed rows a run builds again (macros/changed_customers.sql).
+    -- The moved accounts are found by a hashed min <> max; at 1M accounts that adds 0.6 s to the
+    -- 0.7 s of the latest versions, where collecting every account's owners added 1.2 s (a sort of
+    -- every version again)
     select
         account_id,
         array_agg(distinct customer_id) filter (where customer_id is not null) as customer_ids
     from source
-    where account_id in (
-        select moved.account_id
-        from source as moved
-        group by moved.account_id
-        having min(moved.customer_id) <> max(moved.customer_id)
-    )
+    where
+        account_id in (
+            select moved.account_id
+            from source as moved
+            group by moved.account_id
+            having min(moved.customer_id) <> max(moved.customer_id)
+        )
     group by account_id
 
 ),

@@ -156,6 +156,19 @@ def record(name: str, figures: dict[str, object]) -> None:
     (RESULTS / f"{day}.md").write_text(markdown(day, results))
 
 
+def forget(prefix: str) -> None:
+    """Drop today's entries whose name starts with ``prefix``: a ranked list (``dbt-models 1M×30d #``)
+    is recorded whole by each run, and an earlier run's ranks that this one does not fill would stay
+    beside its own, as if measured with them."""
+    day = datetime.now(UTC).date().isoformat()
+    path = RESULTS / f"{day}.json"
+    if not path.exists():
+        return
+    results = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith(prefix)}
+    path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    (RESULTS / f"{day}.md").write_text(markdown(day, results))
+
+
 def markdown(day: str, results: dict[str, dict[str, object]]) -> str:
     """One table per benchmark family (the first word of an entry's name: ``ingest``, ``simulate``,
     ``pipeline``, ...), families and rows in the order they were first recorded, the columns of that

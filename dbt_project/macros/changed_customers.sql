@@ -63,9 +63,13 @@
         {%- elif upstream == 'stg_billing__accounts' -%}
             {#- the owner of an account landed since, and its former owners (an account moved) -#}
             {%- do branches.append(
-                'select owners.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
-                ~ ' cross join lateral unnest(accounts.former_customer_ids || accounts.customer_id)'
-                ~ ' as owners (customer_id) where accounts._loaded_at > ' ~ through[upstream]
+                'select accounts.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
+                ~ ' where accounts._loaded_at > ' ~ through[upstream]
+            ) -%}
+            {%- do branches.append(
+                'select former.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
+                ~ ' cross join lateral jsonb_array_elements_text(accounts.former_customer_ids) as former (customer_id)'
+                ~ ' where accounts._loaded_at > ' ~ through[upstream]
             ) -%}
         {%- elif upstream == 'int_invoices_paid' -%}
             {%- do branches.append(
@@ -163,7 +167,7 @@ changed_accounts as materialized (
     {%- endif -%}
 {%- endmacro %}
 
-{#- A post-hook of a customer-keyed model: the unique index on `customer_id` (macros/unique_index.sql),
+{#- A post-hook of a customer-keyed model: the unique index on `customer_id` (macros/table_index.sql),
     through which its pre-hook deletes the changed customers' rows. -#}
 {% macro changed_customers_index() -%}
     {{ unique_index('customer_id', 'customer') }}

@@ -105,8 +105,7 @@
     {%- if not execute or config.get('materialized') != 'incremental' or not key -%}
         {{ return('') }}
     {%- endif -%}
-    create unique index if not exists {{ adapter.quote(this.identifier ~ '__key') }}
-        on {{ this }} ({{ adapter.quote(key) }});
+    {{ table_index(this.identifier ~ '__key', adapter.quote(key), unique=true) }};
     {{ loaded_at_index() }}
 {%- endmacro %}
 
@@ -115,6 +114,5 @@
     a run reads that latest (`landed_since_kept()`, `landed_since_record()`: its last entry, not a
     scan of the table) and the data tests read the rows it merged (a no-op once it exists). -#}
 {% macro loaded_at_index() -%}
-    create index if not exists {{ adapter.quote(this.identifier ~ '__loaded_at') }}
-        on {{ this }} (_loaded_at)
+    {{ table_index(this.identifier ~ '__loaded_at', '_loaded_at') }}
 {%- endmacro %}

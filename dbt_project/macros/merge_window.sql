@@ -141,8 +141,7 @@
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
-    create index if not exists {{ adapter.quote(this.identifier ~ '_' ~ column) }}
-        on {{ this }} using brin ({{ adapter.quote(column) }})
+    {{ table_index(this.identifier ~ '_' ~ column, adapter.quote(column), method='brin') }}
 {%- endmacro %}
 
 {#- dbt's custom incremental strategy `merge_window` (config `incremental_strategy: merge_window`,
@@ -304,8 +303,7 @@
         {{ return('') }}
     {%- endif -%}
     {%- set column = config.get('meta', {}).get('merge_window_column') -%}
-    create index if not exists {{ adapter.quote(this.identifier ~ '__merge_window') }}
-        on {{ this }} ({{ adapter.quote(column) }})
+    {{ table_index(this.identifier ~ '__merge_window', adapter.quote(column)) }}
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}

@@ -1682,6 +1682,30 @@ def test_appended_tables_refuse_a_repeated_key_and_their_key_test_needs_the_inde
 
 
 @pytest.mark.integration
+def test_a_full_refresh_keeps_the_indexes_of_the_tables_it_replaces(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The post-hooks' indexes are there after a `--full-refresh` of a table that existed: dbt keeps
+    the replaced table (and its indexes' names) until the build commits, and `create index if not
+    exists` skipped them (macros/table_index.sql)."""
+    expected = {
+        "stg_billing__invoices": {"stg_billing__invoices__key", "stg_billing__invoices__loaded_at"},
+        "stg_network__cell_kpi_hourly": {"stg_network__cell_kpi_hourly__merge_window"},
+        "int_billing_aggregated_to_customers": {"int_billing_aggregated_to_customers__customer"},
+    }
+
+    def indexes() -> dict[str, set[str]]:
+        found = built.execute(
+            "select tablename, indexname from pg_indexes where tablename = any(%s)", (list(expected),)
+        ).fetchall()
+        return {t: {r["indexname"] for r in found if r["tablename"] == t} for t in expected}
+
+    assert all(names <= indexes()[t] for t, names in expected.items())
+    _build(dbt_database, "--select", *expected, "--full-refresh")
+    assert all(names <= indexes()[t] for t, names in expected.items()), indexes()
+
+
+@pytest.mark.integration
 def test_staged_subscriptions_merge_the_versions_landed_since_and_follow_privacy_nulls(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:

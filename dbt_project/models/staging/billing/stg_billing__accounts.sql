@@ -23,7 +23,7 @@ owners as (
     -- every version again)
     select
         account_id,
-        array_agg(distinct customer_id) filter (where customer_id is not null) as customer_ids
+        jsonb_agg(distinct customer_id) filter (where customer_id is not null) as customer_ids
     from source
     where
         account_id in (
@@ -41,7 +41,7 @@ renamed as (
     select
         latest.account_id,
         latest.customer_id,
-        coalesce(array_remove(owners.customer_ids, latest.customer_id), '{}') as former_customer_ids,
+        coalesce(owners.customer_ids - latest.customer_id, '[]') as former_customer_ids,
         latest.pay_method,
         latest.opened_at,
         latest.updated_at,

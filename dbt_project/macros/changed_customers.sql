@@ -63,12 +63,9 @@
         {%- elif upstream == 'stg_billing__accounts' -%}
             {#- the owner of an account landed since, and its former owners (an account moved) -#}
             {%- do branches.append(
-                'select accounts.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
-                ~ ' where accounts._loaded_at > ' ~ through[upstream]
-            ) -%}
-            {%- do branches.append(
-                'select former.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
-                ~ ' cross join lateral jsonb_array_elements_text(accounts.former_customer_ids) as former (customer_id)'
+                'select owners.customer_id from ' ~ ref('stg_billing__accounts') ~ ' as accounts'
+                ~ ' cross join lateral jsonb_array_elements_text('
+                ~ 'accounts.former_customer_ids || to_jsonb(accounts.customer_id)) as owners (customer_id)'
                 ~ ' where accounts._loaded_at > ' ~ through[upstream]
             ) -%}
         {%- elif upstream == 'int_invoices_paid' -%}
@@ -165,10 +162,4 @@ changed_accounts as materialized (
         delete from {{ this }} as kept using {{ changed_customers_table() }} as changed
         where kept.customer_id = changed.customer_id
     {%- endif -%}
-{%- endmacro %}
-
-{#- A post-hook of a customer-keyed model: the unique index on `customer_id` (macros/table_index.sql),
-    through which its pre-hook deletes the changed customers' rows. -#}
-{% macro changed_customers_index() -%}
-    {{ unique_index('customer_id', 'customer') }}
 {%- endmacro %}

@@ -66,9 +66,10 @@ def measure(
 
     ``split_rss`` adds ``own_peak_rss_mb`` (the interpreter alone) and ``children_peak_rss_mb`` (the
     largest process it started and waited for, e.g. dbt: ``RUSAGE_CHILDREN``). ``server_pid`` (a
-    PostgreSQL postmaster on this machine) adds ``pg_peak_rss_mb``, see :class:`ServerMemory`.
+    PostgreSQL postmaster on this machine) adds ``pg_peak_rss_mb`` and the server's autovacuum while
+    the stage ran, ``autovacuum_s`` and ``autovacuum_cpu_s``, see :class:`ServerSampler`.
     """
-    sampler = ServerMemory(server_pid) if server_pid else None
+    sampler = ServerSampler(server_pid) if server_pid else None
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         peak_file = Path(scratch) / "peak"
@@ -84,7 +85,7 @@ def measure(
             child.stdout.close()
             _, status, usage = os.wait4(child.pid, 0)
             seconds = time.monotonic() - started
-            server_peak = sampler.stop() if sampler else None
+            server = sampler.stop() if sampler else None
             if os.waitstatus_to_exitcode(status):
                 stderr.seek(0)
                 raise RuntimeError(f"benchmark child failed:\n{stderr.read().decode()[-4000:]}")
@@ -94,19 +95,29 @@ def measure(
     figures.update(seconds=round(seconds, 2), peak_rss_mb=round(peak_kb / 1024, 1))
     if split_rss:
         figures.update(own_peak_rss_mb=round(own_kb / 1024, 1), children_peak_rss_mb=round(children_kb / 1024, 1))
-    if server_peak is not None:
-        figures.update(pg_peak_rss_mb=round(server_peak / 2**20, 1))
+    if server is not None:
+        figures.update(
+            pg_peak_rss_mb=round(server.peak / 2**20, 1),
+            autovacuum_s=round(server.autovacuum_s, 1),
+            autovacuum_cpu_s=round(server.autovacuum_cpu_s, 1),
+        )
     return figures
 
 
-class ServerMemory:
-    """The peak resident memory of a PostgreSQL server (postmaster ``pid`` and its processes), sampled
-    every ``interval`` seconds in a thread until :meth:`stop`.
+class ServerSampler:
+    """A PostgreSQL server (postmaster ``pid`` and its processes), sampled every ``interval`` seconds
+    in a thread until :meth:`stop`: its peak resident memory and its autovacuum.
 
-    A sample is the private resident memory of every server process (RSS minus the pages it shares)
-    plus the largest shared figure once (the shared buffers and the server's code, counted once, not
-    once per backend): an estimate of what the server holds in RAM, not an exact figure. A sampler
-    misses peaks shorter than its interval.
+    Memory (``peak``, bytes): a sample is the private resident memory of every server process (RSS
+    minus the pages it shares) plus the largest shared figure once (the shared buffers and the
+    server's code, counted once, not once per backend): an estimate of what the server holds in RAM,
+    not an exact figure. A sampler misses peaks shorter than its interval.
+
+    Autovacuum: ``autovacuum_s``, the worker-seconds its workers were seen running (a worker each
+    sample: ``interval`` seconds); ``autovacuum_cpu_s``, the CPU time they used meanwhile (a worker
+    seen first is counted from its CPU time then). Maintenance the server started on its own, which
+    competes with the stage for the machine's cores and disk: on 2 cores, a stage that ran beside a
+    vacuum of a 30M-row table is not comparable with one that did not.
     """
 
     def __init__(self, pid: int, interval: float = 0.5) -> None:
@@ -115,6 +126,9 @@ class ServerMemory:
         self.server = psutil.Process(pid)
         self.interval = interval
         self.peak = 0
+        self.autovacuum_s = 0.0
+        self.autovacuum_cpu_s = 0.0
+        self._cpu: dict[int, float] = {}  # an autovacuum worker's CPU seconds at its last sample
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -126,6 +140,12 @@ class ServerMemory:
         for process in [self.server, *self.server.children()]:
             try:
                 info = process.memory_info()
+                if "autovacuum worker" in " ".join(process.cmdline()):  # PostgreSQL's process title
+                    times = process.cpu_times()
+                    cpu = times.user + times.system
+                    self.autovacuum_cpu_s += max(cpu - self._cpu.get(process.pid, cpu), 0.0)
+                    self._cpu[process.pid] = cpu
+                    self.autovacuum_s += self.interval
             except psutil.Error:  # a backend that ended meanwhile
                 continue
             private += info.rss - getattr(info, "shared", 0)
@@ -138,11 +158,11 @@ class ServerMemory:
             if self._done.wait(self.interval):
                 return
 
-    def stop(self) -> int:
-        """Stop sampling; the peak in bytes."""
+    def stop(self) -> ServerSampler:
+        """Stop sampling; the figures are then final."""
         self._done.set()
         self._thread.join()
-        return self.peak
+        return self
 
 
 def record(name: str, figures: dict[str, object]) -> None:

@@ -22,13 +22,13 @@ simulated with one day more than the window, then, each stage in a fresh interpr
 Recorded (``bench/results/<date>.json`` and ``.md``), per stage: wall time, rows/s and seconds per
 million rows (rows: the rows the simulator wrote for ``generate``, the rows the loader read for the
 extra day for the ``+1 day`` stages, the rows the loader read for the window, "source rows", for every
-other stage, the incremental build included), peak RSS of the stage's
-interpreter, of its largest child process (dbt), and of the PostgreSQL server, and the server's
-autovacuum meanwhile (worker-seconds and CPU seconds: maintenance that competed with the stage; the
-last two, embedded server only, sampled). Then dbt's full vs incremental build (goal: incremental <= 15 % of full) with the slowest
-models and data tests of each build from ``run_results.json``, GX vs SQL (goal: <= 3x), and the
-cost per million source rows of each stage at each scale over the scale before (linear scaling:
-about 1.0). See docs/performance.md.
+other stage, the incremental build included), peak RSS of the stage's interpreter, of its largest
+child process (dbt) and of the PostgreSQL server, and the server's autovacuum meanwhile
+(worker-seconds and CPU seconds: maintenance that competed with the stage; these last two, the
+embedded server only, sampled). Then dbt's full vs incremental build (goal: incremental <= 15 % of
+full) with the slowest models and data tests of each build from ``run_results.json``, GX vs SQL
+(goal: <= 3x), and the cost per million source rows of each stage at each scale over the scale
+before (linear scaling: about 1.0). See docs/performance.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 -- (read by no query: a scheduling edge. dbt runs a build level by level of its graph and breaks ties
 -- by name, so this mart, ready as soon as the customer-months are, took a thread before
 -- int_customers_valued and held up the customer 360's serial tail (valued, RFM-scored, dim_customers);
--- after it, it runs beside that tail. At 1M, a daily run 5 s shorter: docs/performance.md)
+-- after it, it runs beside that tail: docs/warehouse.md, the customer 360)
 with
 
 customer_months as (

@@ -1,8 +1,5 @@
 -- depends_on: {{ ref('int_customers_valued') }}
--- (read by no query: a scheduling edge. dbt runs a build level by level of its graph and breaks ties
--- by name, so this mart, ready as soon as the customer-months are, took a thread before
--- int_customers_valued and held up the customer 360's serial tail (valued, RFM-scored, dim_customers);
--- after it, it runs beside that tail. At 1M, a daily run 5 s shorter: docs/performance.md)
+-- (read by no query: a scheduling edge, as in fct_billing_monthly.sql)
 with
 
 months as (

@@ -86,3 +86,28 @@ def test_start_is_idempotent(fresh):
     first = embedded.start(fresh)
     second = embedded.start(fresh)
     assert first.pid == second.pid
+
+
+def test_databases_sort_text_by_code_point_with_the_builtin_collation(fresh):
+    embedded.start(fresh)
+    with closing(psycopg.connect(embedded.url(fresh))) as conn:
+        collations = set(
+            conn.execute(
+                "select datlocprovider, datlocale from pg_database where datname = any(%s)",
+                (list(embedded.DATABASES),),
+            ).fetchall()
+        )
+        (ordered,) = conn.execute(
+            "select array_agg(v order by v) from unnest(array['b', '张', 'B', 'a', 'Z']) as v"
+        ).fetchone()
+    assert collations == {("b", "C.UTF-8")}
+    assert ordered == sorted(["b", "张", "B", "a", "Z"])  # code point order, as Python sorts str
+
+
+def test_a_warehouse_with_the_c_library_collation_says_how_to_re_create_it(fresh, monkeypatch, caplog):
+    monkeypatch.setattr(embedded, "INITDB_LOCALE", ("--encoding=UTF8", "--locale=C.UTF-8"))  # an earlier telco-dw's
+    embedded.start(fresh)
+    embedded.stop(fresh)
+    with caplog.at_level("WARNING", logger=embedded.__name__):
+        embedded.start(fresh)
+    assert f"delete {fresh.pg_data / 'data'}" in caplog.text and "three times" in caplog.text

@@ -73,7 +73,7 @@ IMAGE_ENTRYPOINT_VARS = {"DUMB_INIT_SETSID", "CONNECTION_CHECK_MAX_COUNT"}
 """Read by the official Airflow image's entrypoint: warm shutdown of Celery workers; skip the metadata
 database check (the simulators have none)."""
 
-POSTGRES_IMAGE_VARS = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+POSTGRES_IMAGE_VARS = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "POSTGRES_INITDB_ARGS"}
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -443,3 +443,10 @@ def test_docker_compose_config() -> None:
         capture_output=True, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_the_warehouse_service_sorts_text_like_the_embedded_warehouse(compose: dict[str, Any]) -> None:
+    from telco_dw.warehouse import embedded
+
+    args = compose["services"]["warehouse"]["environment"]["POSTGRES_INITDB_ARGS"].split()
+    assert set(args) == set(embedded.INITDB_LOCALE) - {"--encoding=UTF8"}  # the image initialises UTF8 itself

@@ -220,7 +220,8 @@ def start(cfg: Config) -> Status:
             f"the embedded warehouse did not start on 127.0.0.1:{port}: {done.stderr.strip()} "
             f"(log {logfile}: {' | '.join(tail)})"
         )
-    _ensure_databases(cfg, check_locale=True)
+    _ensure_databases(cfg)
+    _warn_of_the_c_library_collation(cfg)
     return status(cfg)
 
 
@@ -239,24 +240,28 @@ def _tune(data: Path) -> None:
         )
 
 
-def _ensure_databases(cfg: Config, check_locale: bool = False) -> None:
+def _warn_of_the_c_library_collation(cfg: Config) -> None:
+    """A server initialised before :data:`INITDB_LOCALE` keeps the C library's collation (a
+    database's collation cannot change in place): say what it costs and how to re-create it."""
+    import psycopg
+
+    with psycopg.connect(url(cfg, "postgres"), autocommit=True) as conn:
+        (provider,) = conn.execute("select datlocprovider from pg_database where datname = 'template1'").fetchone()  # type: ignore[misc]
+    if provider != "b":
+        log.warning(
+            "the embedded warehouse in %s was initialised by an earlier telco-dw with the C library's collation, "
+            "whose text sorts take about three times as long as the built-in one's (same order). To re-create it: "
+            "telco-dw warehouse stop, delete %s (every database in it), then make demo.",
+            _data_dir(cfg),
+            _data_dir(cfg),
+        )
+
+
+def _ensure_databases(cfg: Config) -> None:
     import psycopg
 
     with psycopg.connect(url(cfg, "postgres"), autocommit=True) as conn:
         have = {row[0] for row in conn.execute("select datname from pg_database")}
-        if check_locale:
-            (provider,) = conn.execute(  # type: ignore[misc]
-                "select datlocprovider from pg_database where datname = 'template1'"
-            ).fetchone()
-            if provider != "b":
-                log.warning(
-                    "the embedded warehouse in %s was initialised by an earlier telco-dw with the C library's "
-                    "collation, whose text sorts take about three times as long as the built-in one's (same "
-                    "order). To re-create it: telco-dw warehouse stop, delete %s (every database in it), "
-                    "then make demo.",
-                    _data_dir(cfg),
-                    _data_dir(cfg),
-                )
         for name in DATABASES:
             if name not in have:
                 conn.execute(f'create database "{name}"')

@@ -208,7 +208,6 @@ def _record_dbt(run: Run, full: dict[str, Any], incremental: dict[str, Any]) -> 
             "incremental_s": incremental["work_s"],
             "incremental_over_full": ratio,
             "incremental_begin_s": incremental["begin_s"],
-            "incremental_autovacuum_cpu_s": incremental.get("autovacuum_cpu_s"),
             "full_node_s": full["dbt_node_s"],
             "incremental_node_s": incremental["dbt_node_s"],
             "goal": f"incremental_over_full <= {INCREMENTAL_GOAL}",

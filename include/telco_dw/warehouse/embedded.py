@@ -249,11 +249,10 @@ def _warn_of_the_c_library_collation(cfg: Config) -> None:
         (provider,) = conn.execute("select datlocprovider from pg_database where datname = 'template1'").fetchone()  # type: ignore[misc]
     if provider != "b":
         log.warning(
-            "the embedded warehouse in %s was initialised by an earlier telco-dw with the C library's collation, "
-            "whose text sorts take about three times as long as the built-in one's (same order). To re-create it: "
-            "telco-dw warehouse stop, delete %s (every database in it), then make demo.",
-            _data_dir(cfg),
-            _data_dir(cfg),
+            "the embedded warehouse in %(data)s was initialised by an earlier telco-dw with the C library's "
+            "collation, whose text sorts take about three times as long as the built-in one's (same order). To "
+            "re-create it: telco-dw warehouse stop, delete %(data)s (every database in it), then make demo.",
+            {"data": _data_dir(cfg)},
         )
 
 

@@ -307,6 +307,10 @@
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}
+    {%- if (model.get('test_metadata') or {}).get('name') == 'unique_by_index' -%}
+        {#- it reads the table's indexes in the catalogue, not its rows: no window applies -#}
+        {%- do return(relation) -%}
+    {%- endif -%}
     {%- set where = config.get('where') -%}
     {%- if where and '__merged__' in where -%}
         {%- set where = where | replace('__merged__', merged_filter(relation)) -%}

@@ -29,3 +29,20 @@
 {% macro unique_index(column, suffix) -%}
     {{ table_index(this.identifier ~ '__' ~ suffix, adapter.quote(column), unique=true) }}
 {%- endmacro %}
+
+{#- Every layer's post-hook: a table built in full (`materialized: table`) holds its key (its first
+    column, the project's convention) by a unique index, `<table>__key`, built in one pass over the
+    new rows in the build's transaction. A repeated key fails the model with PostgreSQL's message
+    naming it (`could not create unique index ... Key (<column>)=(...) is duplicated`), the
+    transaction rolls back to the table as it was, and what reads the model is skipped. The key's
+    data test, `unique_by_index`, checks the index is there. dbt's `unique` test grouped the whole
+    table again on every run: 4.1 s for the 3M rows of `fct_billing_monthly` at 1M customers, where
+    the index takes 1.1 s (docs/warehouse.md), and BI tools get an index on each mart's key. A
+    no-op for other materialisations: the incremental models index their keys in their own hooks. -#}
+{% macro key_index() -%}
+    {%- if not execute or config.get('materialized') != 'table' or not model.columns -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set key = (model.columns.values() | list | first).name -%}
+    {{ table_index(this.identifier ~ '__key', adapter.quote(key), unique=true) }}
+{%- endmacro %}

@@ -10,8 +10,9 @@ simulated with one day more than the window, then, each stage in a fresh interpr
    network and survey files delivered): the outside world, not the pipeline;
 3. ``land``: every source landed (``tests/worlds.py``, the ``landed_world`` fixture's code path: the
    ingest tasks' ``land_source``; the CRM API simulator runs in the same process);
-4. ``build full``: ``dbt build`` (models, snapshot, data and unit tests) into ``marts_candidate`` on
-   the fresh warehouse (write-audit-publish, docs/quality.md);
+4. ``build full``: the production ``dbt build`` (models, snapshot, data tests; not the unit tests:
+   ``dbt.PRODUCTION_ENV``) into ``marts_candidate`` on the fresh warehouse (write-audit-publish,
+   docs/quality.md);
 5. ``validate GX``: the mart suites (``marts.*``) on the candidate through the project's GX runner;
 6. ``validate SQL``: the same checks as one SQL query per table, derived from the suites
    (``pipeline.suite_sql``); both must agree on every check;

@@ -172,3 +172,18 @@ def test_missing_manifest_names_the_command_to_run(parsed):
 def test_stale_manifest_names_the_command_to_run(parsed):
     (message,) = parsed["stale"]["errors"].values()
     assert "older than the dbt project" in message and "telco-dw manifest" in message
+
+
+def test_dbt_tasks_build_without_the_unit_tests(dag, airflow_env):
+    """The transform DAG is a production build: every dbt task (the watcher's one `dbt build`, or each
+    model's `dbt run`/`dbt test`) runs without dbt's unit tests (`dbt.PRODUCTION_ENV`), which
+    development and CI builds run (tests/dbt)."""
+    from telco_dw.transform.dbt import PRODUCTION_ENV
+
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.") and hasattr(t, "env")]  # not Cosmos's no-ops
+    expected = {"dbt.dim_customers.run", "dbt.dim_customers.test"}
+    if airflow_env.dbt_execution == "watcher":
+        expected.add("dbt.dbt_producer_watcher")  # the one `dbt build`
+    assert expected <= {t.task_id for t in dbt_tasks}
+    for task in dbt_tasks:
+        assert PRODUCTION_ENV.items() <= (task.env or {}).items(), task.task_id

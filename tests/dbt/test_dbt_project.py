@@ -171,18 +171,28 @@ def test_every_model_and_column_is_described(manifest: dict[str, Any]) -> None:
 
 
 def test_every_model_has_a_unique_not_null_key_first(manifest: dict[str, Any]) -> None:
-    """Every model's first column is its key, tested `unique` and `not_null`; a model that keeps its
-    table and appends to it holds the key by a unique index instead, and tests that the index is
-    there (`unique_by_index`): PostgreSQL refuses a repeated key at the insert."""
+    """Every model's first column is its key, tested `not_null`. A model that builds its table in
+    full, appends to it or merges into it by key holds the key by a unique index (`key_index()` on
+    every table, `unique_index()`, `key_merged_indexes()`), PostgreSQL refusing a repeated key as it
+    writes the rows, and tests that the index is there (`unique_by_index`); a model merging a window
+    of days tests it `unique` (on the days it merged). The snapshot's version key likewise."""
     for model in _models(manifest):
         key = next(iter(model["columns"]))
         tests = _column_tests(manifest, model["unique_id"]).get(key, set())
         appended = model["config"].get("incremental_strategy") == "append"
-        unique = "unique_by_index" if appended else "unique"
+        indexed = appended or model["name"] in KEY_MERGED or model["config"]["materialized"] == "table"
+        unique = "unique_by_index" if indexed else "unique"
         assert {unique, "not_null"} <= tests, f"{model['name']}.{key} lacks {unique} + not_null"
+        hooks = " ".join(hook["sql"] for hook in model["config"]["post-hook"])
         if appended:
-            hooks = " ".join(hook["sql"] for hook in model["config"]["post-hook"])
             assert f"unique_index('{key}'" in hooks, f"{model['name']}: no unique_index() on {key}"
+        elif model["name"] in KEY_MERGED:
+            assert "{{ key_merged_indexes() }}" in hooks, f"{model['name']}: no key_merged_indexes()"
+        elif indexed:
+            assert "{{ key_index() }}" in hooks, f"{model['name']}: no key_index()"
+    (snapshot,) = [n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"]
+    assert {"unique_by_index", "not_null"} <= _column_tests(manifest, snapshot["unique_id"])["dbt_scd_id"]
+    assert "unique_index('dbt_scd_id'" in " ".join(hook["sql"] for hook in snapshot["config"]["post-hook"])
 
 
 def test_layers_set_name_materialization_and_schema_per_folder(manifest: dict[str, Any]) -> None:
@@ -432,7 +442,10 @@ def test_subscriptions_are_snapshotted_scd2(manifest: dict[str, Any]) -> None:
     assert snapshots["snap_crm__subscriptions"]["schema"] == "snapshots"
     assert config["hard_deletes"] == "ignore"  # so a run may read the subscriptions staged since its last
     assert "where {{ landed_since_kept() }}" in snapshots["snap_crm__subscriptions"]["raw_code"]
-    assert [hook["sql"] for hook in config["post-hook"]] == ["{{ loaded_at_index() }}"]  # its latest, not a scan
+    assert [hook["sql"] for hook in config["post-hook"]] == [
+        "{{ loaded_at_index() }}",  # its latest, not a scan
+        "{{ unique_index('dbt_scd_id', 'key') }}",  # the key its test checks (unique_by_index)
+    ]
 
 
 # --- builds against PostgreSQL ------------------------------------------------------------------
@@ -1679,6 +1692,73 @@ def test_appended_tables_refuse_a_repeated_key_and_their_key_test_needs_the_inde
             dbt.run(key_test, dbt_database)
     finally:
         built.execute(index["indexdef"])
+
+
+@pytest.mark.integration
+def test_tables_built_in_full_hold_their_key_by_a_unique_index_and_a_repeated_key_fails_the_model(
+    built: psycopg.Connection[dict[str, Any]],
+    dbt_database: str,
+    manifest: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every table built in full has a unique index on its key (`key_index()`), and the snapshot on
+    its version key. A repeated key reaching one (`dim_customers`, from an RFM score repeated
+    upstream, behind that table's own index) fails the model, naming the index and the key, and the
+    table stays as the build before left it."""
+    from telco_dw.errors import UserError
+    from telco_dw.transform import dbt
+
+    tables = [m for m in _models(manifest) if m["config"]["materialized"] == "table"]
+    assert len(tables) > 10
+    indexes = {r["indexname"]: r["indexdef"] for r in built.execute("select indexname, indexdef from pg_indexes")}
+    for model in [*tables, *(n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot")]:
+        key = "dbt_scd_id" if model["resource_type"] == "snapshot" else next(iter(model["columns"]))
+        definition = indexes.get(f"{model['name']}__key", "")
+        assert definition.startswith(f"CREATE UNIQUE INDEX {model['name']}__key ON {model['schema']}."), model["name"]
+        assert definition.endswith(f"({key})"), definition
+
+    table = "marts_candidate.dim_customers"
+    before = built.execute(f"select customer_id, rfm_segment from {table} order by 1").fetchall()
+    built.execute("drop index intermediate.int_customers_rfm_scored__key")
+    built.execute(
+        "insert into intermediate.int_customers_rfm_scored select * from intermediate.int_customers_rfm_scored limit 1"
+    )
+    try:
+        with caplog.at_level("INFO", logger="telco_dw.transform.dbt"), pytest.raises(UserError):
+            dbt.run(["run", "--select", "dim_customers"], dbt_database)
+        assert 'could not create unique index "dim_customers__key"' in caplog.text
+        assert "Key (customer_id)=" in caplog.text and "is duplicated" in caplog.text
+        assert built.execute(f"select customer_id, rfm_segment from {table} order by 1").fetchall() == before
+    finally:
+        _build(dbt_database, "--select", "int_customers_rfm_scored", "dim_customers")
+
+
+@pytest.mark.integration
+def test_a_production_build_leaves_out_the_unit_tests_a_development_build_runs(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """dbt's unit tests check the models' SQL on fixed inputs: a development build (these tests',
+    `telco-dw dbt build`) runs them before their model; a production build (`telco-dw rebuild`, the
+    transform DAG, the benchmark: `dbt.PRODUCTION_ENV`) builds the model and its data tests without."""
+    from telco_dw import config
+    from telco_dw.transform import dbt
+
+    def results() -> dict[str, str]:
+        found = json.loads((config.load().dbt_target / "run_results.json").read_text(encoding="utf-8"))
+        return {
+            r["unique_id"].split(".")[0] + ":" + r["unique_id"].split(".")[-1]: r["status"] for r in found["results"]
+        }
+
+    selection = ["build", "--select", "int_tickets_timed"]
+    dbt.run(selection, dbt_database)
+    development = results()
+    assert development["unit_test:int_tickets_timed_sla_at_exactly_24_and_48_hours"] == "pass"
+    assert development["model:int_tickets_timed"] == "success"
+    dbt.run(selection, dbt_database, production=True)
+    production = results()
+    assert production["model:int_tickets_timed"] == "success"
+    assert not [n for n in production if n.startswith("unit_test:")], production
+    assert {n for n in production if n.startswith("test:")} == {n for n in development if n.startswith("test:")}
 
 
 @pytest.mark.integration

@@ -27,7 +27,7 @@ from cosmos.profiles import DbtProfileConfigVars, PostgresUserPasswordProfileMap
 
 from telco_dw import config
 from telco_dw.airflow_env import WAREHOUSE_CONN_ID
-from telco_dw.transform import manifest
+from telco_dw.transform import dbt, manifest
 
 PROFILE_NAME = "telco_dw"  # dbt_project.yml `profile:`
 TARGET_NAME = "warehouse"
@@ -77,7 +77,13 @@ def task_group_kwargs(cfg: config.Config | None = None) -> dict[str, Any]:
             install_dbt_deps=False,  # no packages; and `dbt deps` would reach the internet
             # dbt writes into the task's temporary copy of the project, never into the shared target
             # folder (whose manifest.json the DAG is rendered from), even when DBT_TARGET_PATH is set
-            env_vars={"DBT_TARGET_PATH": "target", "DBT_LOG_PATH": "logs", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+            # and, a production build, without dbt's unit tests (dbt.PRODUCTION_ENV)
+            env_vars={
+                "DBT_TARGET_PATH": "target",
+                "DBT_LOG_PATH": "logs",
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+                **dbt.PRODUCTION_ENV,
+            },
         ),
         "profile_config": profile_config(),
         "render_config": RenderConfig(

@@ -39,7 +39,7 @@ def rebuild(url: str, run_id: str | None = None, *, full_refresh: bool = False) 
     with psycopg.connect(url) as conn, conn.transaction():
         publish.begin(conn, run_id, incremental)
     try:
-        dbt.run(["build", *(["--full-refresh"] if full_refresh else [])], url)
+        dbt.run(["build", *(["--full-refresh"] if full_refresh else [])], url, production=True)
     except UserError as exc:
         with psycopg.connect(url) as conn, conn.transaction():
             publish.refuse(conn, run_id, f"dbt build failed: {exc}")

@@ -105,7 +105,7 @@
     {%- if not execute or config.get('materialized') != 'incremental' or not key -%}
         {{ return('') }}
     {%- endif -%}
-    {{ table_index(this.identifier ~ '__key', adapter.quote(key), unique=true) }};
+    {{ unique_index(key, 'key') }};
     {{ loaded_at_index() }}
 {%- endmacro %}
 

@@ -44,5 +44,5 @@
         {{ return('') }}
     {%- endif -%}
     {%- set key = (model.columns.values() | list | first).name -%}
-    {{ table_index(this.identifier ~ '__key', adapter.quote(key), unique=true) }}
+    {{ unique_index(key, 'key') }}
 {%- endmacro %}

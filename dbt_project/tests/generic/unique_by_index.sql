@@ -3,11 +3,11 @@
     key, as it writes it: a table built in full (`key_index()`, every layer's post-hook: the index is
     built in one pass over the new rows), a table a run appends to (the customer-months, the
     customer-keyed aggregates: `unique_index()`), a table merged by key (`key_merged_indexes()`) and
-    the snapshot. This test fails (one row) unless
-    that index is there and valid: a unique, non-partial index on the column alone. dbt's `unique`
-    test grouped the whole table on every run to find what the index already refuses (4.1 s for the
-    3M rows of `fct_billing_monthly` at 1M customers, where the index takes 1.1 s; docs/warehouse.md).
-    It reads the catalogue, not the rows, so a `where` config does not apply (`get_where_subquery`).
+    the snapshot. This test fails (one row) unless that index is there and valid: a unique,
+    non-partial index on the column alone. dbt's `unique` test grouped the whole table on every run
+    to find what the index already refuses (4.1 s for the 3M rows of `fct_billing_monthly` at 1M
+    customers, where the index takes 1.1 s; docs/warehouse.md). It reads the catalogue, not the
+    rows, so a `where` config does not apply (`get_where_subquery`).
 -#}
 {% test unique_by_index(model, column_name) %}
 

@@ -30,9 +30,10 @@
 
     - the strategy `merge_window`: records the window in the table's comment (`merged_since`: the
       first day merged, 'infinity' when nothing was; `date_column`; dbt's invocation id and start,
-      `stamped_through`; for a model that reads raw, `loaded_through`), then merges, reading only
-      the window's days of the table (through the index below, instead of a read of the whole
-      history);
+      `stamped_through`; for a model that reads raw, `loaded_through`, and the rows it merged:
+      `loaded_after`, the `loaded_through` before, and `merged_days`, their days), then merges,
+      reading only the window's days of the table (through the index below, instead of a read of
+      the whole history);
     - `merge_window_record()`, a post-hook: the same record after a full build (`merged_since` null:
       every day), and `read_through` after every build;
     - `changed_since` in the same record: the first day at which the table differs from the copy of
@@ -182,6 +183,11 @@
             'loaded_through', greatest(
                 {{ dbt.string_literal(recorded['loaded_through']) ~ '::timestamptz' if recorded.get('loaded_through') else 'null::timestamptz' }},
                 (select max(new_rows._loaded_at) from {{ new_rows }} as new_rows)
+            ),
+            'loaded_after', {{ dbt.string_literal(recorded['loaded_through']) if recorded.get('loaded_through') else 'null::text' }},
+            'merged_days', coalesce(
+                (select jsonb_agg(distinct new_rows.{{ adapter.quote(column) }}::text order by new_rows.{{ adapter.quote(column) }}::text) from {{ new_rows }} as new_rows),
+                '[]'::jsonb
             )
             {%- endif %}
         ));

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1112,6 +1112,50 @@ def test_customer_day_facts_merge_the_customer_days_written_since_their_last_run
 
 
 @pytest.mark.integration
+def test_customer_days_take_the_days_staged_since_their_last_run_from_stagings_record_or_rows(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """Staging's merge records the days of the rows it merged (`merged_days`) and the `loaded_through`
+    they landed after (`loaded_after`). The customer-days take the days staged since their last run
+    from that record when staging merged, in the same build, the rows landed after the ones they read
+    last; else from staging's rows: a day staged by a build that left them out is assigned by the
+    next build of them, with that build's own day."""
+    staged = "staging.stg_network__subscriber_experience_daily"
+    days = "intermediate.int_subscriber_days_aggregated_to_customers"
+    build = ("--select", *(r.split(".")[1] for r in (staged, days)))
+    _build(dbt_database, *build)  # the customer-days up to date with staging
+    latest = built.execute(f"select max(usage_date) as day from {days}").fetchone()["day"]
+    skipped_day, built_day = latest - timedelta(days=16), latest - timedelta(days=24)
+
+    def land(day: date, volume: float, batch: int, loaded: str) -> None:
+        built.execute(
+            _batches(
+                "insert into raw_network.subscriber_experience_daily values "
+                f"('{day}','13800138001','460001234567890','35000000000001','CELL1',{volume},9.0,-111.0,"
+                f"'b{batch}','{loaded}','f{batch}',1)"
+            )
+        )
+
+    land(skipped_day, 7.0, 30, "2026-12-02 10:00+00")
+    _build(dbt_database, "--select", staged.split(".")[1])  # staging alone: the customer-days left behind
+    after_first = _recorded(built, staged)
+    assert after_first["merged_days"] == [skipped_day.isoformat()]
+
+    land(built_day, 8.0, 31, "2026-12-02 11:00+00")
+    _build(dbt_database, *build)
+    assert _recorded(built, staged)["merged_days"] == [built_day.isoformat()]
+    assert _recorded(built, staged)["loaded_after"] == after_first["loaded_through"]
+    volumes = _customer_days(built, days, "volume_mb")
+    assert volumes.get(f"C1@{skipped_day}") == "7.00", "the day staged by the build that left them out was lost"
+    assert volumes.get(f"C1@{built_day}") == "8.00"
+
+    land(skipped_day, 9.0, 32, "2026-12-02 12:00+00")  # a redelivery, staged and assigned in one build
+    _build(dbt_database, *build)
+    assert _recorded(built, staged)["merged_days"] == [skipped_day.isoformat()]
+    assert _customer_days(built, days, "volume_mb").get(f"C1@{skipped_day}") == "9.00"
+
+
+@pytest.mark.integration
 def test_customer_days_assign_again_the_numbers_of_subscriptions_landed_since(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
@@ -1393,18 +1437,20 @@ def test_tables_built_in_full_are_analysed_and_merges_are_left_to_autovacuum(
     """`analyze_built()`, every layer's post-hook: a table built in full gets planner statistics; an
     incremental table that a run merged days into, or appended the rows of changed customers to, is
     not analysed again (`last_analyze`: autovacuum's analyses, which may come at any time, are
-    `last_autoanalyze`)."""
+    `last_autoanalyze`), but for the staged subscriptions, whose versions landed since the last run
+    the customer-days join (the model's post-hook)."""
     kept = ("fct_customer_experience_daily", "int_customer_months_billed")
 
     def analysed() -> dict[str, Any]:  # the latest analyze of each table that was not autovacuum's
         rows = built.execute(
-            "select relname, last_analyze from pg_stat_user_tables "
-            "where relname in ('stg_crm__customers', 'fct_customer_experience_daily', 'int_customer_months_billed')"
+            "select relname, last_analyze from pg_stat_user_tables where relname in ('stg_crm__customers', "
+            "'stg_crm__subscriptions', 'fct_customer_experience_daily', 'int_customer_months_billed')"
         )
         return {r["relname"]: r["last_analyze"] for r in rows}
 
     before = analysed()
     assert all(before[name] is not None for name in kept), f"the full build did not analyse {kept}: {before}"
+    started = built.execute("select clock_timestamp() as t").fetchone()["t"]
     # the customer-months with what they read: a build of them alone reads their upstream tables as they
     # stand, and records that it read the changes landed since
     _build(dbt_database, "--select", "+int_customer_months_billed", *kept)
@@ -1412,6 +1458,7 @@ def test_tables_built_in_full_are_analysed_and_merges_are_left_to_autovacuum(
     assert _recorded(built, "marts_candidate.fct_customer_experience_daily")["merged_since"] is not None
     assert {name: after[name] for name in kept} == {name: before[name] for name in kept}
     assert after["stg_crm__customers"] > before["stg_crm__customers"]
+    assert after["stg_crm__subscriptions"] is not None and after["stg_crm__subscriptions"] > started
 
 
 @pytest.mark.integration

@@ -30,27 +30,52 @@ window_months as (
 
 ),
 
-customer_windows as (
+-- A customer's window months side by side (1 the as-of month, 2 the one before, ...): the revenue,
+-- days in service and days observed of each. A customer has one row a month (the customer-months'
+-- key, held by a unique index), so a month's `max` is its row. Until 2026-12-06 the window was summed
+-- in numeric aggregates, whose state per customer (a million at 1M customers) spilled to disk: twice
+-- the time of these, whose state is a value.
+customer_month_columns as (
 
     select
-        customer_months.customer_id,
-        sum(customer_months.revenue_excl_tax) as window_revenue_excl_tax,
-        sum(
-            {{ days_in_service(
+        {% for back in range(1, var('arpu_months') + 1) %}
+            max(customer_months.revenue_excl_tax) filter (where window_months.months_back = {{ back }})
+                as revenue_excl_tax_{{ back }},
+            sum({{ days_in_service(
                 'customer_months.first_full_day', 'customer_months.last_day_in_service',
                 'customer_months.month_start_date', 'window_months.observed_through_date'
-            ) }}::numeric
-            / window_months.days_observed
-        ) as window_subscriber_months,
-        coalesce(sum(customer_months.revenue_excl_tax) filter (where window_months.months_back = 1), 0)
-            as as_of_month_revenue_excl_tax,
-        coalesce(sum(customer_months.revenue_excl_tax) filter (where window_months.months_back = 2), 0)
-            as previous_month_revenue_excl_tax
+            ) }}) filter (where window_months.months_back = {{ back }}) as days_in_service_{{ back }},
+            max(window_months.days_observed) filter (where window_months.months_back = {{ back }})
+                as days_observed_{{ back }},
+        {% endfor %}
+        customer_months.customer_id
     from customer_months
     inner join window_months
         on customer_months.month_start_date = window_months.month_start_date
     where window_months.months_back <= {{ var('arpu_months') }}
     group by customer_months.customer_id
+
+),
+
+-- The window's sums (numeric addition is exact: the same values the aggregates gave).
+customer_windows as (
+
+    select
+        customer_id,
+        0
+        {% for back in range(1, var('arpu_months') + 1) %}
+            + coalesce(revenue_excl_tax_{{ back }}, 0)
+        {% endfor %}
+            as window_revenue_excl_tax,
+        0
+        {% for back in range(1, var('arpu_months') + 1) %}
+            + coalesce(days_in_service_{{ back }}::numeric / days_observed_{{ back }}, 0)
+        {% endfor %}
+            as window_subscriber_months,
+        coalesce(revenue_excl_tax_1, 0) as as_of_month_revenue_excl_tax,
+        {{ 'coalesce(revenue_excl_tax_2, 0)' if var('arpu_months') >= 2 else '0::numeric' }}
+            as previous_month_revenue_excl_tax
+    from customer_month_columns
 
 ),
 

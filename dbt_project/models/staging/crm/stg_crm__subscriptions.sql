@@ -1,7 +1,8 @@
 {{
     config(
         post_hook=[
-            "update {{ this }} as staged set msisdn_token = null from {{ source('raw_crm', 'subscriptions') }} as landed where {{ nulled_in_raw('msisdn') }} and staged.msisdn_token is not null"
+            "update {{ this }} as staged set msisdn_token = null from {{ source('raw_crm', 'subscriptions') }} as landed where {{ nulled_in_raw('msisdn') }} and staged.msisdn_token is not null",
+            "{{ 'analyze ' ~ this if is_incremental() }}"
         ]
     )
 }}
@@ -11,7 +12,11 @@
     it holds. The post-hook nulls the token of every kept version whose landed number privacy has
     since nulled in raw (erasure, retention; found through the raw table's partial index on such rows),
     as a rebuild would: each row keeps the landed row's `_batch_id` and `_row_number` for that (a table
-    staged without them, by an earlier telco-dw, is staged again whole, once). -#}
+    staged without them, by an earlier telco-dw, is staged again whole, once). An incremental run
+    then analyses the table (0.3 s at 1M customers), unlike the other tables merged by key: the
+    customer-days read its versions landed since their last run, which the statistics of an earlier
+    run put at one row, and joined them to their snapshot versions by nested loops (3 s a day at 1M
+    customers, against 0.5 by hash). -#}
 
 with
 

@@ -1117,9 +1117,9 @@ def test_customer_days_take_the_days_staged_since_their_last_run_from_stagings_r
 ) -> None:
     """Staging's merge records the days of the rows it merged (`merged_days`) and the `loaded_through`
     they landed after (`loaded_after`). The customer-days take the days staged since their last run
-    from that record when staging merged, in the same build, the rows landed after the ones they read
-    last; else from staging's rows: a day staged by a build that left them out is assigned by the
-    next build of them, with that build's own day."""
+    from that record when staging's last merge read the rows landed after the ones they read last
+    (in any build); else from staging's rows: a day staged by a build that left them out is assigned
+    by the next build of them, with that build's own day."""
     staged = "staging.stg_network__subscriber_experience_daily"
     days = "intermediate.int_subscriber_days_aggregated_to_customers"
     build = ("--select", *(r.split(".")[1] for r in (staged, days)))

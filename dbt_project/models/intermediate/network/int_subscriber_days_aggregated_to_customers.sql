@@ -18,13 +18,14 @@
 {%- if by_change and execute -%}
     {#- The days staged since this table's last run, as a literal: read through the index on the
         day, where with the days as a subquery the planner read every staged day to match them (30M
-        rows at 1M customers). When staging merged in this invocation the rows landed after the
-        ones this table read last, its record names their days (`merged_days`); else they are found
+        rows at 1M customers). When staging's last merge read the rows landed after the ones this
+        table read last (its `loaded_after` is this table's `read_through`), its record names their
+        days (`merged_days`), in this build or an earlier one; else they are found
         through staging's BRIN index on `_loaded_at` (2-6 s at 1M customers: the merge puts rows
         wherever the table has room, so the index finds them among three times as many) -#}
     {%- set staging = merge_window_recorded(ref('stg_network__subscriber_experience_daily')) or {} -%}
     {%- set found = none -%}
-    {%- if staging.get('dbt_invocation_id') == invocation_id and staging.get('loaded_after') and staging.get('merged_days') is not none -%}
+    {%- if staging.get('loaded_after') and staging.get('merged_days') is not none -%}
         {%- set same = run_query(
             "select '" ~ staging['loaded_after'] ~ "'::timestamptz = '" ~ days_read_through ~ "'::timestamptz"
         ) -%}

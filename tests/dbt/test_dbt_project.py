@@ -531,9 +531,21 @@ def _raw_tables() -> list[str]:
 
 
 def _build(url: str, *args: str) -> None:
+    """``dbt build <args>`` in this process, with the environment the product's runner gives dbt
+    (:func:`telco_dw.transform.dbt.dbt_env`). What these tests check is the models; a dbt process per
+    build (``dbt.run``) costs about 5 s of interpreter start and imports, 50-odd times in this module.
+    The tests of the runner's own errors and log call ``dbt.run``."""
+    from unittest import mock
+
+    from dbt.cli.main import dbtRunner
+
+    from telco_dw.errors import UserError
     from telco_dw.transform import dbt
 
-    dbt.run(["build", *args], url)
+    with mock.patch.dict(os.environ, dbt.dbt_env(url), clear=True):
+        result = dbtRunner().invoke(["build", *args])
+    if not result.success:
+        raise UserError(f"`dbt build {' '.join(args)}` failed (in process): {result.exception or 'its log is above'}")
 
 
 def _recorded(conn: psycopg.Connection[dict[str, Any]], relation: str) -> dict[str, Any]:

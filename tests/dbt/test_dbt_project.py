@@ -545,7 +545,8 @@ def _build(url: str, *args: str) -> None:
     with mock.patch.dict(os.environ, dbt.dbt_env(url), clear=True):
         result = dbtRunner().invoke(["build", *args])
     if not result.success:
-        raise UserError(f"`dbt build {' '.join(args)}` failed (in process): {result.exception or 'its log is above'}")
+        log = config.load().dbt_target.parent / "logs" / "dbt.log"
+        raise UserError(f"`dbt build {' '.join(args)}` failed (in process): {result.exception or f'see {log}'}")
 
 
 def _recorded(conn: psycopg.Connection[dict[str, Any]], relation: str) -> dict[str, Any]:

@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.synced
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
+# make test: pytest-xdist workers, each with its own embedded warehouse under .local/test/<worker>
+# (the suite keeps one core busy; two workers use both). A server given by
+# TELCO_DW_TEST_WAREHOUSE_URL is shared, so its tests run in one process (0).
+TEST_WORKERS ?= $(if $(TELCO_DW_TEST_WAREHOUSE_URL),0,2)
 # make bench: customer counts of the scale benchmarks (1M is opt-in: BENCH_SCALES=10k,100k,1m) and
 # days simulated per scale; see docs/performance.md
 BENCH_SCALES ?= 10k,100k
@@ -28,8 +32,8 @@ install: $(STAMP) ## Create .venv and install the locked dependencies
 demo: $(STAMP) ## Embedded warehouse + simulated telco + real Airflow runs + summary
 	$(BIN)/telco-dw demo
 
-test: $(STAMP) ## The whole test suite (real PostgreSQL, Airflow, dbt, GX)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: $(STAMP) ## The whole test suite on TEST_WORKERS pytest-xdist workers (real PostgreSQL, Airflow, dbt, GX)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Benchmarks: ingestion, simulator, pipeline cost at BENCH_SCALES (default 10k,100k; add 1m)
 	BENCH_SCALES=$(BENCH_SCALES) BENCH_DAYS=$(BENCH_DAYS) $(BIN)/pytest -m bench -p no:cacheprovider tests/bench $(PYTEST_ARGS)

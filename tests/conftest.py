@@ -1,6 +1,12 @@
 """Shared fixtures. Tests run against a real PostgreSQL: by default an embedded server of their own
 under ``.local/test`` (separate from the demo's), or the server in ``TELCO_DW_TEST_WAREHOUSE_URL``.
 
+`make test` runs the test files on two pytest-xdist workers (``-n 2 --dist loadfile``: a file's tests
+stay together, with its module fixtures): each worker has a home of its own, ``.local/test/<worker>``
+(its embedded server, Airflow home, dbt target, landing folder), so the two never share a database.
+A server given by URL would be shared: against one, the tests run in one process (``-n 0``;
+``pytest_configure`` refuses workers).
+
 The environment is fixed here, before any ``telco_dw`` or Airflow import reads it.
 """
 
@@ -14,7 +20,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_HOME = REPO / ".local" / "test"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest-xdist
+TEST_HOME = REPO / ".local" / "test" / (WORKER or "")
 
 os.environ["TELCO_DW_HOME"] = str(TEST_HOME)
 for _var in (
@@ -35,6 +42,14 @@ sys.path.insert(0, str(REPO / "plugins"))
 
 from telco_dw import config  # noqa: E402
 from telco_dw.errors import UserError  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("TELCO_DW_TEST_WAREHOUSE_URL") and getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError(
+            "TELCO_DW_TEST_WAREHOUSE_URL is set: pytest-xdist's workers would share that server's databases; "
+            "run the tests in one process (make test TEST_WORKERS=0, or pytest -n 0)"
+        )
 
 
 @pytest.fixture(scope="session")

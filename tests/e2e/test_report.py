@@ -1,7 +1,7 @@
 """The satisfaction dashboard and the front page, in a real browser: built from marts of a landed
 simulated world (two months), read as bi_reader, opened from disk by headless Chromium: every chart
 draws its marks, nothing is logged as an error, no request leaves the machine; screenshots are kept
-under ``.local/test/artifacts``."""
+under ``.local/test/<worker>/artifacts`` (``.local/test/artifacts`` without pytest-xdist)."""
 
 from __future__ import annotations
 

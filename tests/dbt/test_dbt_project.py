@@ -897,8 +897,8 @@ def test_no_personal_column_or_value_leaves_raw(built: psycopg.Connection[dict[s
 def test_incremental_facts_merge_late_data_and_snapshot_dates_a_plan_change(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
-    """A redelivered hour inside the lookback replaces its day's figures; a new day is added; days
-    already built are not duplicated. A plan change lands as a second, dated snapshot version."""
+    """A redelivered hour replaces its day's figures; a new day is added; days already built are not
+    duplicated. A plan change lands as a second, dated snapshot version."""
     late = _batches(
         "insert into raw_network.cell_kpi_hourly values "
         "('CELL1','广东','4G','2026-10-01 01:00+00',-110.0,-12.0,5.0,20.0,5.0,40.0,100,97,3,'b3','2026-10-03','f3',1),"
@@ -994,39 +994,45 @@ def test_staged_subscriber_days_are_tokenised_once_and_follow_privacy_nulls(
 def test_incremental_run_rewrites_and_tests_only_the_days_it_merges(
     built: psycopg.Connection[dict[str, Any]], dbt_database: str
 ) -> None:
-    """An incremental run records the days it merges in the table's comment (selected without its
-    upstream: from incremental_lookback_days before the latest day), rewrites only the rows of those
-    days that changed, and its data tests read those days only: a bad row of an older day passes the
-    run's tests and fails a `dbt test` of the whole table; a bad row of a merged day fails the run."""
+    """An incremental run of the cell facts builds again the days of the cell-hours staged since its
+    last run (not the lookback's), records them in the table's comment, rewrites only the rows of
+    those days that changed, and its data tests read those days only: a bad row of another day passes
+    the run's tests and fails a `dbt test` of the whole table; a bad row of a merged day fails the
+    run. A run with nothing staged since merges no day."""
     from telco_dw.errors import UserError
     from telco_dw.transform import dbt
 
-    cells = "marts_candidate.fct_network_cell_daily"
+    cells, both = "marts_candidate.fct_network_cell_daily", ("stg_network__cell_kpi_hourly", "fct_network_cell_daily")
     bad = "insert into {} (cell_day_id, cell_id, measured_date, hours_reported) values ('X@{day}', 'X', '{day}', 99)"
+    hour = (
+        "insert into raw_network.cell_kpi_hourly values ('CELL7','广东','4G','{day} 0{h}:00+00',-99.0,-10.0,10.0,"
+        "30.0,8.0,30.0,40,40,2,'b2{h}','2026-11-01 0{h}:00+00','f2{h}',1)"
+    )
     before = {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
     latest = built.execute(f"select max(measured_date) as day from {cells}").fetchone()["day"]
-    window_start = latest - timedelta(days=3)
-    first_merged = built.execute(
-        f"select min(measured_date) as day from {cells} where measured_date >= %s", (window_start,)
-    ).fetchone()["day"]
-    built.execute(bad.format(cells, day=window_start - timedelta(days=1)))  # outside the window
+    built.execute(bad.format(cells, day=latest - timedelta(days=1)))  # a day the run does not merge
+    built.execute(_batches(hour.format(day=latest, h=1)))  # a late hour of the latest day
     try:
-        _build(dbt_database, "--select", "fct_network_cell_daily")  # its tests pass: the bad day is older
+        _build(dbt_database, "--select", *both)  # its tests pass: the bad day was not merged
 
         window = _recorded(built, cells)
-        assert window["merged_since"] == first_merged.isoformat() and window["date_column"] == "measured_date"
+        assert window["merged_since"] == latest.isoformat() and window["date_column"] == "measured_date"
         after = {r["cell_day_id"]: r["xmin"] for r in built.execute(f"select cell_day_id, xmin::text from {cells}")}
         assert {k: after[k] for k in before} == before, "the run rewrote rows whose figures did not change"
+        assert f"CELL7@{latest}" in after
 
         with pytest.raises(UserError, match="dbt test"):
             dbt.run(["test", "--select", "fct_network_cell_daily"], dbt_database)  # the whole table
 
         built.execute(f"delete from {cells} where cell_id = 'X'")
-        built.execute(bad.format(cells, day=latest))  # inside the window, and no source row replaces it
+        built.execute(bad.format(cells, day=latest))  # a merged day's, and no source row replaces it
+        built.execute(_batches(hour.format(day=latest, h=2)))
         with pytest.raises(UserError, match="dbt build"):
-            _build(dbt_database, "--select", "fct_network_cell_daily")
+            _build(dbt_database, "--select", *both)
     finally:
         built.execute(f"delete from {cells} where cell_id = 'X'")
+    _build(dbt_database, "--select", *both)
+    assert _recorded(built, cells)["merged_since"] == "infinity"
 
 
 @pytest.mark.integration
@@ -1067,7 +1073,7 @@ def test_incremental_run_merges_the_days_its_new_rows_reach(
 
     merged = versions()
     _build(dbt_database, "--select", "stg_network__cell_kpi_hourly", "fct_network_cell_daily")
-    assert window(staged)["merged_since"] == "infinity"  # the facts re-merge their lookback days only
+    assert window(staged)["merged_since"] == window(cells)["merged_since"] == "infinity"  # nothing staged
     assert window(cells)["changed_since"] == late_day.isoformat(), "a run that merged nothing moved changed_since"
     assert window(staged)["loaded_through"].startswith("2026-12-01T09:00:00")
     assert versions() == merged

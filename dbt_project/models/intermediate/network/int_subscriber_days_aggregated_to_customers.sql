@@ -16,28 +16,10 @@
 {%- set subscriptions_read_through = merge_window_read_through('stg_crm__subscriptions') if incremental -%}
 {%- set by_change = days_read_through and subscriptions_read_through -%}
 {%- if by_change and execute -%}
-    {#- The days staged since this table's last run, as a literal: read through the index on the
-        day, where with the days as a subquery the planner read every staged day to match them (30M
-        rows at 1M customers). When staging's last merge read the rows landed after the ones this
-        table read last (its `loaded_after` is this table's `read_through`), its record names their
-        days (`merged_days`), in this build or an earlier one; else they are found
-        through staging's BRIN index on `_loaded_at` (2-6 s at 1M customers: the merge puts rows
-        wherever the table has room, so the index finds them among three times as many) -#}
-    {%- set staging = merge_window_recorded(ref('stg_network__subscriber_experience_daily')) or {} -%}
-    {%- set found = none -%}
-    {%- if staging.get('loaded_after') and staging.get('merged_days') is not none -%}
-        {%- set same = run_query(
-            "select '" ~ staging['loaded_after'] ~ "'::timestamptz = '" ~ days_read_through ~ "'::timestamptz"
-        ) -%}
-        {%- set found = staging['merged_days'] if same.columns[0].values()[0] else none -%}
-    {%- endif -%}
-    {%- if found is none -%}
-        {%- set found = run_query(
-            "select distinct usage_date::text from " ~ ref('stg_network__subscriber_experience_daily')
-            ~ " where _loaded_at > '" ~ days_read_through ~ "'::timestamptz order by 1"
-        ).columns[0].values() -%}
-    {%- endif -%}
-    {%- set staged_days = "'{" ~ (found | join(',')) ~ "}'::date[]" -%}
+    {#- the days staged since this table's last run, as a literal (macros/merge_window.sql) -#}
+    {%- set staged_days = merge_window_staged_days(
+        ref('stg_network__subscriber_experience_daily'), 'usage_date', days_read_through
+    ) -%}
 {%- else -%}
     {%- set staged_days = "'{}'::date[]" -%}
 {%- endif %}

@@ -1,4 +1,14 @@
 {{ config(unique_key='cell_day_id') }}
+{#- Incremental (dbt_project.yml): a run builds again, from every hour staging holds of them, the days
+    of the cell-hours staged since the rows its own last run read (`read_through` in its record, which
+    travels with the published facts: a build that failed or was refused is made good by the next
+    one): the new day, a late or redelivered file's day, at any age. A table without `read_through`
+    (built by an earlier telco-dw) builds again the days from incremental_lookback_days before its
+    latest day, once. -#}
+{%- set read_through = merge_window_read_through('stg_network__cell_kpi_hourly') if is_incremental() -%}
+{%- if read_through -%}
+    {%- set staged_days = merge_window_staged_days(ref('stg_network__cell_kpi_hourly'), 'measured_date', read_through) -%}
+{%- endif %}
 
 with
 
@@ -8,13 +18,14 @@ cell_hours as (
 
 ),
 
--- Incremental: the days from incremental_lookback_days before the latest day built are rebuilt from
--- every hour they have now, so late and redelivered hourly files are merged in.
+-- the hours of the days built again (every hour of each: a day's figures are its hours')
 recent_hours as (
 
     select cell_hours.*
     from cell_hours
-    {% if is_incremental() -%}
+    {% if read_through -%}
+        where cell_hours.measured_date = any({{ staged_days }})
+    {%- elif is_incremental() -%}
         where cell_hours.measured_date >= {{ merge_window_start('measured_date', ref('stg_network__cell_kpi_hourly')) }}
     {%- endif %}
 

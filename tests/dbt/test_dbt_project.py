@@ -545,7 +545,7 @@ def _build(url: str, *args: str) -> None:
     with mock.patch.dict(os.environ, dbt.dbt_env(url), clear=True):
         result = dbtRunner().invoke(["build", *args])
     if not result.success:
-        log = config.load().dbt_target.parent / "logs" / "dbt.log"
+        log = dbt.log_file(config.load())
         raise UserError(f"`dbt build {' '.join(args)}` failed (in process): {result.exception or f'see {log}'}")
 
 

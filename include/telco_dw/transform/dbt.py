@@ -28,6 +28,11 @@ all of them on the customer 360's serial tail (4 node-seconds of an 80 s increme
 customers, docs/performance.md). A build of ``build``, ``test``, ``list`` or ``clone`` honours it."""
 
 
+def log_file(cfg: config.Config) -> Path:
+    """dbt's log (``DBT_LOG_PATH``, beside its target folder): where a failed command says to look."""
+    return cfg.dbt_target.parent / "logs" / "dbt.log"
+
+
 def dbt_env(libpq_url: str, *, production: bool = False) -> dict[str, str]:
     """Environment for a dbt process: connection variables, target/log paths, no telemetry; and, for a
     ``production`` build, :data:`PRODUCTION_ENV`."""
@@ -41,7 +46,7 @@ def dbt_env(libpq_url: str, *, production: bool = False) -> dict[str, str]:
         TELCO_DW_DB_PASSWORD=unquote(parts.password or ""),
         TELCO_DW_DB_NAME=parts.path.lstrip("/") or "telco_dw",
         DBT_TARGET_PATH=str(cfg.dbt_target),
-        DBT_LOG_PATH=str(cfg.dbt_target.parent / "logs"),
+        DBT_LOG_PATH=str(log_file(cfg).parent),
         DBT_PROFILES_DIR=str(cfg.dbt_project),
         DBT_PROJECT_DIR=str(cfg.dbt_project),
         DBT_SEND_ANONYMOUS_USAGE_STATS="False",
@@ -77,6 +82,5 @@ def run(args: list[str], libpq_url: str, *, production: bool = False) -> None:
             log.info("dbt: %s", line.rstrip())
     if proc.returncode != 0:
         raise UserError(
-            f"`dbt {' '.join(args)}` failed (exit {proc.returncode}); its log is above and in "
-            f"{cfg.dbt_target.parent / 'logs' / 'dbt.log'}"
+            f"`dbt {' '.join(args)}` failed (exit {proc.returncode}); its log is above and in {log_file(cfg)}"
         )

@@ -11,7 +11,9 @@
     - `stg_billing__accounts`: the customers of the accounts landed since, and their former owners
       (`former_customer_ids`: an account moved to another customer changes both);
     - `int_invoices_paid`: the customers of the accounts of the invoices recounted since (an invoice
-      with a payment landed since).
+      with a payment landed since);
+    - `stg_survey__responses`: the respondents of the answers landed since (an answer is taken to
+      keep its respondent).
 
     With `meta.changed_customers_in_service`, also the customers whose first activation the data's
     last day has passed since the table's last build (or passed back): their month in progress gains
@@ -21,9 +23,9 @@
     takes a payment to keep its invoice; docs/warehouse.md).
 
     Used by `int_customer_months_billed` (macros/customer_months.sql, with its months in progress),
-    `int_billing_aggregated_to_customers` and `int_subscriptions_aggregated_to_customers`, whose runs
-    delete and append again their rows of those customers (`changed_customers_delete()`, a pre-hook)
-    instead of every customer's.
+    `int_billing_aggregated_to_customers`, `int_subscriptions_aggregated_to_customers` and
+    `int_survey_responses_aggregated_to_customers`, whose runs delete and append again their rows of
+    those customers (`changed_customers_delete()`, a pre-hook) instead of every customer's.
 -#}
 
 {#- The changed customers (a query of `customer_id`), or none when the table has no record of what
@@ -67,6 +69,12 @@
                 ~ ' cross join lateral jsonb_array_elements_text('
                 ~ 'accounts.former_customer_ids || to_jsonb(accounts.customer_id)) as owners (customer_id)'
                 ~ ' where accounts._loaded_at > ' ~ through[upstream]
+            ) -%}
+        {%- elif upstream == 'stg_survey__responses' -%}
+            {#- the respondent of an answer landed since (an answer keeps its respondent) -#}
+            {%- do branches.append(
+                'select responses.customer_id from ' ~ ref('stg_survey__responses') ~ ' as responses'
+                ~ ' where responses._loaded_at > ' ~ through[upstream]
             ) -%}
         {%- elif upstream == 'int_invoices_paid' -%}
             {%- do branches.append(

@@ -58,6 +58,7 @@ MODEL_MATERIALIZATIONS = {
     "stg_billing__invoices": "incremental",
     "stg_billing__invoice_lines": "incremental",
     "stg_billing__accounts": "incremental",
+    "stg_survey__responses": "incremental",
     "stg_billing__payments": "incremental",
     "int_invoices_paid": "incremental",
     "int_customer_months_billed": "incremental",
@@ -65,10 +66,12 @@ MODEL_MATERIALIZATIONS = {
     "stg_crm__subscriptions": "incremental",
     "int_billing_aggregated_to_customers": "incremental",
     "int_subscriptions_aggregated_to_customers": "incremental",
+    "int_survey_responses_aggregated_to_customers": "incremental",
 }
 KEY_MERGED = {
     "stg_crm__subscriptions": "subscription_id",
     "stg_billing__accounts": "account_id",
+    "stg_survey__responses": "answer_id",
     "stg_billing__invoices": "invoice_id",
     "stg_billing__invoice_lines": "invoice_line_id",
     "stg_billing__payments": "payment_id",
@@ -92,6 +95,7 @@ the customers with a change landed since in the upstreams named, or newly in ser
 CUSTOMER_KEYED = {
     "int_billing_aggregated_to_customers": {"stg_billing__accounts", "int_invoices_paid"},
     "int_subscriptions_aggregated_to_customers": {"stg_crm__subscriptions"},
+    "int_survey_responses_aggregated_to_customers": {"stg_survey__responses"},
 }
 """Incremental models, one row per customer, whose runs delete and append again the rows of the
 customers with a change landed since in the upstreams named (macros/changed_customers.sql)."""
@@ -221,8 +225,8 @@ def test_models_rebuilt_in_full_enforce_their_row_rules_as_constraints(manifest:
     """A model of `ROW_RULED` declares its row rules as constraints (`not_null`, `check`), which the
     `row_rules()` post-hook adds to the built table; its data tests are the key's (unique, not null:
     the convention above), relationships and rules across rows, never a row rule a constraint
-    checks already. No other model declares a constraint (only a table rebuilt whole, or appended to,
-    is checked)."""
+    checks already. No other model declares a constraint (only a table rebuilt whole, appended to or
+    merged by key is checked)."""
     for model in _models(manifest):
         columns, name = model["columns"], model["name"]
         constrained = [c for col in columns.values() for c in col["constraints"]]
@@ -230,7 +234,7 @@ def test_models_rebuilt_in_full_enforce_their_row_rules_as_constraints(manifest:
         if name not in ROW_RULED:
             continue
         materialized = (model["config"]["materialized"], model["config"].get("incremental_strategy"))
-        assert materialized[0] == "table" or materialized == ("incremental", "append"), name
+        assert materialized[0] == "table" or materialized in {("incremental", "append"), ("incremental", "merge")}, name
         assert {c["type"] for c in constrained} <= {"not_null", "check"}, name
         assert "{{ row_rules() }}" in [hook["sql"] for hook in model["config"]["post-hook"]], name
         key = next(iter(columns))
@@ -1909,6 +1913,114 @@ def test_staged_subscriptions_merge_the_versions_landed_since_and_follow_privacy
         built.execute("update raw_crm.subscriptions set msisdn = '13800138001' where subscription_id = 'S1'")
         built.execute("delete from raw_crm.subscriptions where _source_file = 'f9'")
         _build(dbt_database, "--select", "stg_crm__subscriptions", "--full-refresh")
+
+
+@pytest.mark.integration
+def test_staged_survey_answers_merge_the_answers_landed_since_and_follow_privacy_nulls(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The survey answers are merged by key: a run scrubs the answers landed since (a later export of
+    R1 replaces the kept answer, an earlier export of R4 redelivered does not, a new answer R6 is
+    added) and rewrites no other row; a kept answer whose landed comment privacy nulled since loses
+    its scrubbed comment at the next run. Each time the table equals a rebuild."""
+    staged = "staging.stg_survey__responses"
+    content = (
+        f"select answer_id, score, comment_length, has_comment, comment_scrubbed, export_id from {staged} order by 1"
+    )
+
+    def rows() -> dict[str, dict[str, Any]]:
+        return {r["answer_id"]: r for r in built.execute(f"select *, xmin::text as xmin from {staged}")}
+
+    def rebuilt() -> list[dict[str, Any]]:
+        _build(dbt_database, "--select", "stg_survey__responses", "--full-refresh")
+        return built.execute(content).fetchall()
+
+    before = rows()
+    built.execute(
+        _batches(
+            "insert into raw_survey.responses values "
+            "('R1','C1','13800138001','nps','relationship',null,'2026-09-01 10:00+00','likelihood_to_recommend',"
+            "10,10,'打 13912345678 找我','wenjuan','E8','2026-10-05 01:00+00','b44','2026-12-08 04:00+00','f44',1),"
+            "('R4','C2','13800138002','nps','relationship',null,'2026-02-20 10:00+00','likelihood_to_recommend',"
+            "0,10,null,'wenjuan','E0','2026-02-21 01:00+00','b44','2026-12-08 04:00+00','f44',2),"
+            "('R6','C3','13800138003','nps','relationship',null,'2026-10-01 10:00+00','likelihood_to_recommend',"
+            "8,10,'ok','wenjuan','E8','2026-10-05 01:00+00','b44','2026-12-08 04:00+00','f44',3)"
+        )
+    )
+    r1, r4, r6 = (f"{r}:likelihood_to_recommend" for r in ("R1", "R4", "R6"))
+    try:
+        _build(dbt_database, "--select", "stg_survey__responses")
+        merged = rows()
+        assert merged.keys() == before.keys() | {r6}
+        assert (merged[r1]["score"], merged[r1]["comment_scrubbed"]) == (10, "打 [mobile] 找我")
+        assert (merged[r4]["score"], merged[r4]["has_comment"]) == (7, True)  # the earlier export redelivered
+        assert {k for k in before if merged[k]["xmin"] != before[k]["xmin"]} == {r1, r4}
+        assert built.execute(content).fetchall() == rebuilt()
+
+        built.execute("update raw_survey.responses set comment = null where response_id = 'R4'")
+        _build(dbt_database, "--select", "stg_survey__responses")
+        nulled = rows()
+        assert (nulled[r4]["has_comment"], nulled[r4]["comment_length"], nulled[r4]["comment_scrubbed"]) == (
+            False,
+            0,
+            None,
+        )
+        assert all(nulled[k]["comment_scrubbed"] == merged[k]["comment_scrubbed"] for k in nulled if k != r4)
+        nulled_content = built.execute(content).fetchall()
+        assert nulled_content == rebuilt()
+    finally:
+        built.execute(
+            "update raw_survey.responses set comment = '还行 call me 13800138002' "
+            "where _source_file = 'f1' and response_id = 'R4'"
+        )
+        built.execute("delete from raw_survey.responses where _source_file = 'f44'")
+        _build(dbt_database, "--select", "stg_survey__responses", "--full-refresh")
+
+
+@pytest.mark.integration
+def test_survey_aggregates_build_again_the_respondents_of_the_answers_landed_since(
+    built: psycopg.Connection[dict[str, Any]], dbt_database: str
+) -> None:
+    """The survey aggregates are customer-keyed: a run deletes and appends again the respondents of
+    the answers landed since (C2's new NPS answer: its count and last NPS) and rewrites no other
+    customer; the table then equals a build in full."""
+    aggregated = "intermediate.int_survey_responses_aggregated_to_customers"
+    chain = (
+        "--select",
+        "stg_survey__responses",
+        "int_survey_responses_scored",
+        "int_survey_responses_aggregated_to_customers",
+    )
+
+    def versions() -> dict[str, str]:
+        return {r["customer_id"]: r["xmin"] for r in built.execute(f"select customer_id, xmin::text from {aggregated}")}
+
+    _build(dbt_database, *chain)  # a run after the full build: it records what it read
+    before = versions()
+    counted = built.execute(f"select survey_response_count as n from {aggregated} where customer_id = 'C2'")
+    count_before = counted.fetchone()["n"]
+    built.execute(
+        _batches(
+            "insert into raw_survey.responses values "
+            "('R7','C2','13800138002','nps','relationship',null,'2026-10-03 10:00+00','likelihood_to_recommend',"
+            "10,10,null,'wenjuan','E9','2026-10-05 01:00+00','b45','2026-12-08 05:00+00','f45',1)"
+        )
+    )
+    try:
+        _build(dbt_database, *chain)
+        now = versions()
+        assert {k for k in now.keys() | before.keys() if now.get(k) != before.get(k)} == {"C2"}
+        c2 = built.execute(
+            f"select survey_response_count as n, last_nps_score, last_nps_category from {aggregated} "
+            "where customer_id = 'C2'"
+        ).fetchone()
+        assert (c2["n"], c2["last_nps_score"], c2["last_nps_category"]) == (count_before + 1, 10, "promoter")
+        merged = built.execute(f"select * from {aggregated} order by 1").fetchall()
+        _build(dbt_database, "--select", "int_survey_responses_aggregated_to_customers", "--full-refresh")
+        assert merged == built.execute(f"select * from {aggregated} order by 1").fetchall()
+    finally:
+        built.execute("delete from raw_survey.responses where _source_file = 'f45'")
+        _build(dbt_database, *chain, "--full-refresh")
 
 
 @pytest.mark.integration

@@ -120,11 +120,18 @@ def row_number_sequence(table: Table) -> str:
     return f"{table.schema}.{table.name}__row_number"
 
 
-NULLED_IN_PLACE = {("raw_network", "subscriber_experience_daily"): "msisdn", ("raw_crm", "subscriptions"): "msisdn"}
-"""Raw tables whose incremental staging follows the numbers the privacy jobs null in place (the
-post-hooks of ``stg_network__subscriber_experience_daily``, which drops the day, and
-``stg_crm__subscriptions``, which nulls the token), by table -> the nulled column. A partial index on
-those rows (empty until privacy nulls one) lets every dbt run find them without reading the table."""
+NULLED_IN_PLACE = {
+    ("raw_network", "subscriber_experience_daily"): "msisdn",
+    ("raw_crm", "subscriptions"): "msisdn",
+    ("raw_survey", "responses"): "comment",
+}
+"""Raw tables whose incremental staging follows the values the privacy jobs null in place (the
+post-hooks of ``stg_network__subscriber_experience_daily``, which drops the day,
+``stg_crm__subscriptions``, which nulls the token, and ``stg_survey__responses``, which clears the
+scrubbed comment), by table -> the nulled column. A partial index on those rows lets every dbt run
+find them without reading the table: empty until privacy nulls a number; for the comments, it also
+holds the answers that came without one (about half), which the post-hook skips (none is staged
+with a comment)."""
 
 
 def raw_table_ddl(table: Table) -> str:

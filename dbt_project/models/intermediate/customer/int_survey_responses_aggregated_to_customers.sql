@@ -1,8 +1,16 @@
+-- Incremental (dbt_project.yml): a run builds again the customers with an answer landed since
+-- (macros/changed_customers.sql); its pre-hook has deleted their rows, and they are appended.
+-- Nothing here depends on the as-of day. An answer is taken to keep its respondent (a later export
+-- names the same customer). On an incremental run the scoped read is materialised.
+-- depends_on: {{ ref('stg_survey__responses') }} (where the changed customers are found)
+
 with
+{{ changed_customers_ctes() }}
+responses as {{ 'materialized' if changed_customers_scoped() }} (
 
-responses as (
-
-    select * from {{ ref('int_survey_responses_scored') }}
+    select kept.* from {{ ref('int_survey_responses_scored') }} as kept
+    {{ changed_customers_join('kept.customer_id') }}
+    where {{ changed_customers_scope() }}
 
 ),
 

@@ -62,7 +62,8 @@ renamed as (
 -- the row kept (macros/latest_version.sql)
 merged as (
 
-    {{ latest_of_landed_and_kept('renamed', 'answer_id', updated_at='exported_at', needs=['_batch_id', '_row_number']) }}
+    {{ latest_of_landed_and_kept('renamed', 'answer_id', updated_at='exported_at',
+        needs=['_batch_id', '_row_number']) }}
 
 )
 

@@ -529,6 +529,16 @@ def _batches(sql: str) -> str:
     return re.sub(r"'(b\d+)'", r"md5('\1')::uuid", sql)
 
 
+def _table_oid(conn: psycopg.Connection[dict[str, Any]], table: str) -> int:
+    """The table's oid: unchanged by a merge into it, new after a rebuild."""
+    return conn.execute(f"select '{table}'::regclass::oid as oid").fetchone()["oid"]
+
+
+def _rows_by_key(conn: psycopg.Connection[dict[str, Any]], table: str, key: str) -> dict[str, dict[str, Any]]:
+    """Every row of ``table`` by its ``key``, with its row version (``xmin``): which rows a run rewrote."""
+    return {r[key]: r for r in conn.execute(f"select *, xmin::text as xmin from {table}")}
+
+
 # Personal values in SCRATCH_ROWS that must appear nowhere downstream of raw.
 SENTINELS = ("张三丰", "110101199005010011", "13800138001", "13800138002", "zhang@example.cn", "科技路", "6222020200")
 
@@ -1495,7 +1505,7 @@ def test_staging_merged_by_key_keeps_the_latest_version_of_what_landed_since(
     one): a new version replaces the kept one, a new payment is added, and an older version
     redelivered later does not replace the newer one kept."""
     staged = "staging.stg_billing__payments"
-    table_before = built.execute(f"select '{staged}'::regclass::oid as oid").fetchone()["oid"]
+    table_before = _table_oid(built, staged)
     built.execute(
         _batches(
             "insert into raw_billing.payments values "
@@ -1512,7 +1522,7 @@ def test_staging_merged_by_key_keeps_the_latest_version_of_what_landed_since(
             "Y3": ("settled", "2026-10-03"),
             "Y4": ("pending", "2026-10-03"),
         }
-        assert built.execute(f"select '{staged}'::regclass::oid as oid").fetchone()["oid"] == table_before
+        assert _table_oid(built, staged) == table_before
     finally:
         built.execute("delete from raw_billing.payments where _source_file = 'f9'")
         _build(dbt_database, "--select", "stg_billing__payments", "--full-refresh")
@@ -1870,7 +1880,7 @@ def test_staged_subscriptions_merge_the_versions_landed_since_and_follow_privacy
     content = f"select subscription_id as id, plan_code, msisdn_token from {staged}"
 
     def rows() -> dict[str, dict[str, Any]]:
-        return {r["subscription_id"]: r for r in built.execute(f"select *, xmin::text as xmin from {staged}")}
+        return _rows_by_key(built, staged, "subscription_id")
 
     def rebuilt() -> list[dict[str, Any]]:
         _build(dbt_database, "--select", "stg_crm__subscriptions", "--full-refresh")
@@ -1929,7 +1939,7 @@ def test_staged_survey_answers_merge_the_answers_landed_since_and_follow_privacy
     )
 
     def rows() -> dict[str, dict[str, Any]]:
-        return {r["answer_id"]: r for r in built.execute(f"select *, xmin::text as xmin from {staged}")}
+        return _rows_by_key(built, staged, "answer_id")
 
     def rebuilt() -> list[dict[str, Any]]:
         _build(dbt_database, "--select", "stg_survey__responses", "--full-refresh")
@@ -2036,7 +2046,7 @@ def test_staged_accounts_merge_the_versions_landed_since_and_keep_every_former_o
     content = f"select account_id, customer_id, former_customer_ids, pay_method, updated_at from {staged} order by 1"
 
     def rows() -> dict[str, dict[str, Any]]:
-        return {r["account_id"]: r for r in built.execute(f"select *, xmin::text as xmin from {staged}")}
+        return _rows_by_key(built, staged, "account_id")
 
     def land(customer_id: str, updated_at: str, batch: int) -> None:
         built.execute(
@@ -2050,7 +2060,7 @@ def test_staged_accounts_merge_the_versions_landed_since_and_keep_every_former_o
         _build(dbt_database, "--select", "stg_billing__accounts", "--full-refresh")
         return built.execute(content).fetchall()
 
-    table_before = built.execute(f"select '{staged}'::regclass::oid as oid").fetchone()["oid"]
+    table_before = _table_oid(built, staged)
     before = rows()
     try:
         land("C3", "2026-12-01 00:00+00", 41)
@@ -2058,7 +2068,7 @@ def test_staged_accounts_merge_the_versions_landed_since_and_keep_every_former_o
         merged = rows()
         assert (merged["A2"]["customer_id"], merged["A2"]["former_customer_ids"]) == ("C3", ["C2"])
         assert {k for k in merged if merged[k]["xmin"] != before[k]["xmin"]} == {"A2"}
-        assert built.execute(f"select '{staged}'::regclass::oid as oid").fetchone()["oid"] == table_before
+        assert _table_oid(built, staged) == table_before
 
         land("C1", "2026-12-02 00:00+00", 42)  # moves again: the run reads only this version
         _build(dbt_database, "--select", "stg_billing__accounts")
